@@ -1,0 +1,169 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/google/go-dap"
+
+	"github.com/pyattach/pyattach/attacherr"
+	"github.com/pyattach/pyattach/bridge"
+	"github.com/pyattach/pyattach/dapio"
+	"github.com/pyattach/pyattach/session"
+)
+
+// startAttach validates an attach request and starts the attach on a
+// goroutine, so that the editor's messages keep being read meanwhile.
+func (s *server) startAttach(ctx context.Context, f dapio.Frame) {
+	if s.initArgs == nil {
+		s.fail(f.Env, attacherr.New(attacherr.BadRequest, "attach came before initialize.", "Send initialize first, as the DAP specification requires."))
+		return
+	}
+	if s.attach != nil {
+		s.fail(f.Env, attacherr.New(attacherr.BadRequest, "This session is already attaching or attached; one session debugs one process.",
+			"Start a new debug session for another process."))
+		return
+	}
+	var req struct {
+		Arguments json.RawMessage `json:"arguments"`
+	}
+	_ = json.Unmarshal(f.Body, &req)
+	args, err := ParseAttachArgs(req.Arguments)
+	if err == nil {
+		err = s.openSessionLog(args.LogFile)
+	}
+	if err != nil {
+		s.fail(f.Env, err)
+		return
+	}
+	actx, cancel := context.WithCancel(ctx)
+	run := &attachRun{req: f, cancel: cancel, done: make(chan attachResult, 1)}
+	s.attach = run
+	if s.progress {
+		s.send(&dap.ProgressStartEvent{Event: event("progressStart"), Body: dap.ProgressStartEventBody{
+			ProgressId: progressID, Title: fmt.Sprintf("Attaching to process %d", args.PID), RequestId: f.Env.Seq,
+		}})
+	}
+	go func() {
+		sess, err := session.Attach(actx, s.sessionRequest(args))
+		run.done <- attachResult{sess: sess, err: err}
+	}()
+}
+
+func (s *server) sessionRequest(args AttachArgs) session.Request {
+	gdb := args.GDBPath
+	if gdb == "" {
+		gdb = s.cfg.GDBPath
+	}
+	return session.Request{
+		PID:           args.PID,
+		GDB:           gdb,
+		DebugpyPath:   args.DebugpyPath,
+		SuppliedDir:   s.cfg.SuppliedDir,
+		DebugpyLogDir: args.DebugpyLogDir,
+		SubProcess:    args.SubProcess,
+		Strategy:      args.Strategy,
+		Timeout:       args.Timeout,
+		Log:           s.log,
+		Progress:      s.say,
+	}
+}
+
+// handover joins the editor to the attached debugpy.
+func (s *server) handover(ctx context.Context, res attachResult) (*bridge.Bridge, error) {
+	if res.err != nil {
+		return nil, res.err
+	}
+	sess := res.sess
+	if sess.Report.Reused && sess.Report.ClientConnected {
+		sess.Close()
+		return nil, attacherr.New(attacherr.BadRequest,
+			fmt.Sprintf("Process %d is already being debugged: another client is connected to the debugpy that pyattach started in it.", sess.Target.Process.PID),
+			"Disconnect the other debug session first; then attach again.")
+	}
+	s.endProgress(fmt.Sprintf("attached in %s", sess.Elapsed.Round(1e6)))
+	s.say(fmt.Sprintf("attached to process %d (%s %s) with debugpy %s from %s; strategy %s, target paused %s",
+		sess.Target.Process.PID, sess.Target.Python.Implementation, sess.Report.Version, sess.Report.DebugpyVersion,
+		sess.Report.DebugpyOrigin, sess.Inject.Strategy, sess.Inject.Paused.Round(1e5)))
+	b, caps, err := sess.Handover(ctx, s.editor, s.initArgs, s.attach.req, s.queued)
+	s.queued = nil
+	if err != nil {
+		sess.Close()
+		return nil, err
+	}
+	if !sameCapabilities(debugpyCapabilities, caps) {
+		s.send(&rawEvent{Event: event("capabilities"), Body: json.RawMessage(fmt.Sprintf(`{"capabilities":%s}`, caps))})
+	}
+	return b, nil
+}
+
+// runBridge carries the debug session until it ends.
+func (s *server) runBridge(ctx context.Context, b *bridge.Bridge) error {
+	err := b.Run(ctx, s.frames)
+	switch {
+	case err == nil:
+		s.log.Info("session ended: the editor disconnected")
+	case errors.Is(err, bridge.ErrEditorGone), errors.Is(err, bridge.ErrDebugpyGone):
+		s.log.Info("session ended", "reason", err)
+	default:
+		return err
+	}
+	return nil
+}
+
+// attachFailed tells the editor why the attach failed and answers the
+// requests that were waiting for it. The session may attach again.
+func (s *server) attachFailed(err error) {
+	s.endProgress("attach failed")
+	s.fail(s.attach.req.Env, err)
+	for _, q := range s.queued {
+		s.fail(q.Env, attacherr.New(attacherr.BadRequest, fmt.Sprintf("%q was not sent: the attach failed.", q.Env.Command), ""))
+	}
+	s.queued = nil
+	s.attach.cancel()
+	s.attach = nil
+}
+
+// abandonAttach cancels an attach under way and waits for it to leave the
+// target as it found it.
+func (s *server) abandonAttach() {
+	if s.attach == nil {
+		return
+	}
+	s.attach.cancel()
+	if res := <-s.attach.done; res.sess != nil {
+		res.sess.Close()
+	}
+	s.attach = nil
+}
+
+func (s *server) endProgress(message string) {
+	if s.progress {
+		s.send(&dap.ProgressEndEvent{Event: event("progressEnd"), Body: dap.ProgressEndEventBody{ProgressId: progressID, Message: message}})
+	}
+}
+
+// openSessionLog adds the attach's logFile to the session's log.
+func (s *server) openSessionLog(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return attacherr.Wrap(err, attacherr.BadArguments, fmt.Sprintf("Cannot open logFile: %v.", err), "Set logFile to a path pyattach can write.")
+	}
+	s.sessionLog = f
+	s.log = slog.New(slog.NewMultiHandler(s.cfg.Log.Handler(), slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	s.editor.SetLogger(s.log)
+	return nil
+}
+
+func (s *server) closeSessionLog() {
+	if s.sessionLog != nil {
+		s.sessionLog.Close()
+	}
+}

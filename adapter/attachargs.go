@@ -1,0 +1,127 @@
+package adapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pyattach/pyattach/attacherr"
+	"github.com/pyattach/pyattach/inject"
+)
+
+// AttachArgs are the attach arguments pyattach itself acts on. Every other
+// argument (justMyCode, pathMappings, redirectOutput, rules, ...) is
+// debugpy's and goes to it untouched.
+type AttachArgs struct {
+	PID           int
+	GDBPath       string
+	DebugpyPath   string
+	DebugpyLogDir string
+	LogFile       string
+	Timeout       time.Duration // 0: the default
+	Strategy      inject.Strategy
+	SubProcess    *bool // debugpy's own argument, which the bootstrap must also know before debugpy starts
+}
+
+// ParseAttachArgs validates raw attach arguments. Each problem is reported
+// as a BadArguments error that names the field and what it should be.
+func ParseAttachArgs(raw json.RawMessage) (AttachArgs, error) {
+	var a AttachArgs
+	fields := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(raw)) > 0 && string(bytes.TrimSpace(raw)) != "null" {
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return a, badArgs("The attach arguments are not a JSON object.", "Send attach with an arguments object such as {\"processId\": 1234}.")
+		}
+	}
+	pid, err := parsePID(fields["processId"])
+	if err != nil {
+		return a, err
+	}
+	a.PID = pid
+	for name, dst := range map[string]*string{"gdbPath": &a.GDBPath, "debugpyPath": &a.DebugpyPath, "debugpyLogDir": &a.DebugpyLogDir, "logFile": &a.LogFile} {
+		if err := stringField(fields, name, dst); err != nil {
+			return a, err
+		}
+	}
+	if a.Timeout, err = parseTimeout(fields["timeout"]); err != nil {
+		return a, err
+	}
+	var strategy string
+	if err := stringField(fields, "strategy", &strategy); err != nil {
+		return a, err
+	}
+	if a.Strategy, err = inject.ParseStrategy(strategy); err != nil {
+		return a, badArgs(fmt.Sprintf("Invalid \"strategy\": %v.", err), "Leave it out to let pyattach choose the safe strategy.")
+	}
+	if raw, ok := fields["subProcess"]; ok && !isNull(raw) {
+		var b bool
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return a, badArgs(fmt.Sprintf("\"subProcess\" must be true or false, not %s.", raw), "")
+		}
+		a.SubProcess = &b
+	}
+	return a, nil
+}
+
+// parsePID accepts an integer or a string of one: editors substitute
+// variables such as ${command:pickProcess} as strings.
+func parsePID(raw json.RawMessage) (int, error) {
+	const remedy = "Set \"processId\" to the PID of the running Python process (`pyattach ps` lists them)."
+	if len(raw) == 0 || isNull(raw) {
+		return 0, badArgs("The attach request has no \"processId\".", remedy)
+	}
+	var n float64
+	if err := json.Unmarshal(raw, &n); err == nil {
+		if n != math.Trunc(n) || n <= 0 || n > math.MaxInt32 {
+			return 0, badArgs(fmt.Sprintf("\"processId\" must be a positive whole number, not %s.", raw), remedy)
+		}
+		return int(n), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return 0, badArgs(fmt.Sprintf("\"processId\" must be a number or a string of digits, not %s.", raw), remedy)
+	}
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "${") {
+		return 0, badArgs(fmt.Sprintf("\"processId\" is %q: the editor did not substitute that variable.", s),
+			"Pick a process when asked, or put the PID itself in the configuration.")
+	}
+	pid, err := strconv.Atoi(s)
+	if err != nil || pid <= 0 {
+		return 0, badArgs(fmt.Sprintf("\"processId\" is %q, which is not a process ID.", s), remedy)
+	}
+	return pid, nil
+}
+
+// parseTimeout reads the attach timeout in seconds.
+func parseTimeout(raw json.RawMessage) (time.Duration, error) {
+	if len(raw) == 0 || isNull(raw) {
+		return 0, nil
+	}
+	var secs float64
+	if err := json.Unmarshal(raw, &secs); err != nil || secs <= 0 || secs > 3600 {
+		return 0, badArgs(fmt.Sprintf("\"timeout\" must be a number of seconds between 0 and 3600, not %s.", raw), "")
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}
+
+func stringField(fields map[string]json.RawMessage, name string, dst *string) error {
+	raw, ok := fields[name]
+	if !ok || isNull(raw) {
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return badArgs(fmt.Sprintf("%q must be a string, not %s.", name, raw), "")
+	}
+	return nil
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+func badArgs(message, remedy string) error {
+	return attacherr.New(attacherr.BadArguments, message, remedy)
+}

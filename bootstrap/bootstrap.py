@@ -1,0 +1,258 @@
+# pyattach bootstrap: runs inside the target process.
+#
+# gdb runs a one-statement stub on whichever of the target's threads is at a
+# safe point. The stub only starts a new thread that exec()s this source, so
+# the target's own thread is borrowed for microseconds. Everything here runs
+# on that new thread and must never raise out of it: every outcome is
+# reported to pyattach over the control channel, or, when pyattach is no
+# longer listening, dropped silently with nothing started.
+#
+# Module globals set by the stub: _PYATTACH_CONFIG, the hex of a UTF-8 JSON
+# object (see bootstrap/render.go for its fields).
+
+import json
+import os
+import socket
+import sys
+import traceback
+
+STATE_MODULE = "_pyattach_state"  # sys.modules entry that survives between attaches
+CONNECT_TIMEOUT = 10.0
+REPLY_TIMEOUT = 30.0
+
+
+class Rejected(Exception):
+    """pyattach answered hello with an error: this bootstrap is not wanted."""
+
+
+class Failure(Exception):
+    """An attach failure with a kind that pyattach maps to an error code."""
+
+    def __init__(self, kind, message):
+        Exception.__init__(self, message)
+        self.kind = kind
+
+
+class Channel(object):
+    """JSON-RPC 2.0 over TCP, one JSON object per line, as jsonrpc2's plain
+    object stream reads and writes them on the Go side."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), CONNECT_TIMEOUT)
+        self.sock.settimeout(REPLY_TIMEOUT)
+        self.reader = self.sock.makefile("rb")
+        self.next_id = 0
+
+    def notify(self, method, params):
+        self._send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def call(self, method, params):
+        self.next_id += 1
+        self._send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        while True:
+            line = self.reader.readline()
+            if not line:
+                raise Rejected("pyattach closed the control channel")
+            reply = json.loads(line.decode("utf-8"))
+            if reply.get("id") != self.next_id:
+                continue
+            if reply.get("error"):
+                raise Rejected(reply["error"].get("message", "rejected"))
+            return reply.get("result")
+
+    def _send(self, obj):
+        self.sock.sendall(json.dumps(obj).encode("utf-8") + b"\n")
+
+    def close(self):
+        try:
+            self.reader.close()
+            self.sock.close()
+        except Exception:
+            pass
+
+
+def fs_path(hex_path):
+    """Decode a path sent as the hex of its raw bytes (paths need not be UTF-8)."""
+    if not hex_path:
+        return None
+    return os.fsdecode(bytes.fromhex(hex_path))
+
+
+def describe_python():
+    return {
+        "pid": os.getpid(),
+        "version": "%d.%d.%d" % tuple(sys.version_info[:3]),
+        "implementation": sys.implementation.name,
+        "executable": sys.executable,
+    }
+
+
+def import_debugpy(cfg, chan):
+    """Import debugpy: from the path the user named, else from the target's
+    own environment, else from the copy pyattach supplies. A path we add to
+    sys.path is removed again once imported, so the program's own imports
+    are unaffected."""
+    explicit = fs_path(cfg.get("debugpy_path"))
+    if explicit is not None:
+        return import_from(explicit, "explicit", chan)
+    if "debugpy" in sys.modules:
+        return sys.modules["debugpy"], "target"
+    try:
+        import debugpy
+        return debugpy, "target"
+    except ImportError:
+        pass
+    supplied = fs_path(cfg.get("supplied_path"))
+    if supplied is None:
+        raise Failure("debugpy-missing", "debugpy is not importable in the target")
+    return import_from(supplied, "supplied", chan)
+
+
+def import_from(path, origin, chan):
+    if not os.path.isdir(os.path.join(path, "debugpy")):
+        raise Failure("debugpy-missing", "no debugpy package in %s" % path)
+    loaded = sys.modules.get("debugpy")
+    if loaded is not None:
+        home = package_home(loaded)
+        if os.path.realpath(home) == os.path.realpath(path):
+            return loaded, origin
+        raise Failure("debugpy-failed", "the target already imported debugpy from %s, not %s" % (home, path))
+    chan.notify("progress", {"message": "importing debugpy from %s" % path})
+    sys.path.insert(0, path)
+    try:
+        import debugpy
+    finally:
+        try:
+            sys.path.remove(path)
+        except ValueError:
+            pass
+    return debugpy, origin
+
+
+def package_home(module):
+    """The sys.path entry a package was imported from."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(module.__file__)))
+
+
+def client_connected():
+    try:
+        import debugpy
+        return bool(debugpy.is_client_connected())
+    except Exception:
+        return False
+
+
+def state():
+    """The state shared by every bootstrap that ever ran in this process,
+    created once: setdefault is atomic under the GIL, so two concurrent
+    attaches agree on one lock."""
+    import threading
+    import types
+    fresh = types.ModuleType(STATE_MODULE)
+    fresh.lock = threading.Lock()
+    fresh.report = None
+    return sys.modules.setdefault(STATE_MODULE, fresh)
+
+
+class quiet_pydevd(object):
+    """Keep pydevd's import-time warnings (e.g. about frozen modules on 3.11+)
+    out of the target's own stderr, which belongs to the program; the
+    variable is removed again so the program's environment is as it was."""
+
+    NAME = "PYDEVD_DISABLE_FILE_VALIDATION"
+
+    def __enter__(self):
+        self.saved = os.environ.get(self.NAME)
+        os.environ[self.NAME] = "1"
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.environ.pop(self.NAME, None)
+        else:
+            os.environ[self.NAME] = self.saved
+
+
+def start_debugpy(cfg, chan):
+    st = state()
+    with st.lock:
+        if st.report is not None:
+            report = dict(st.report)
+            report["reused"] = True
+            report["client_connected"] = client_connected()
+            return report
+        with quiet_pydevd():
+            report = listen(cfg, chan)
+        st.report = report
+        return dict(report)
+
+
+def listen(cfg, chan):
+    debugpy, origin = import_debugpy(cfg, chan)
+    version = getattr(debugpy, "__version__", "unknown")
+    chan.notify("progress", {"message": "starting debugpy %s" % version})
+    log_dir = fs_path(cfg.get("debugpy_log_dir"))
+    if log_dir is not None:
+        debugpy.log_to(log_dir)
+    if cfg.get("sub_process") is not None:
+        debugpy.configure(subProcess=bool(cfg["sub_process"]))
+    try:
+        host, port = debugpy.listen(("127.0.0.1", 0))
+    except RuntimeError as exc:
+        raise Failure("debugpy-failed", "debugpy.listen() failed: %s" % exc)
+    report = describe_python()
+    report.update({
+        "debugpy_version": version,
+        "debugpy_path": package_home(debugpy),
+        "debugpy_origin": origin,
+        "host": host,
+        "port": port,
+        "reused": False,
+        "client_connected": False,
+    })
+    return report
+
+
+def release_buffer(cfg):
+    """Unmap the memory gdb wrote the stub into, when pyattach left that to
+    us (a pending call outlives gdb). Best effort: without ctypes the few
+    pages stay mapped."""
+    buf = cfg.get("buffer")
+    if not buf or not buf[0]:
+        return
+    try:
+        import ctypes
+        munmap = ctypes.CDLL(None).munmap
+        munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+        munmap.restype = ctypes.c_int
+        munmap(int(buf[0], 16), int(buf[1], 16))
+    except Exception:
+        pass
+
+
+def main():
+    cfg = json.loads(bytes.fromhex(_PYATTACH_CONFIG).decode("utf-8"))  # noqa: F821 (set by the stub)
+    try:
+        try:
+            chan = Channel(cfg["port"])
+        except Exception:
+            return  # pyattach has gone: start nothing
+        try:
+            hello = describe_python()
+            hello["token"] = cfg["token"]
+            chan.call("hello", hello)
+            try:
+                chan.call("ready", start_debugpy(cfg, chan))
+            except Failure as exc:
+                chan.call("failed", {"kind": exc.kind, "message": str(exc), "traceback": traceback.format_exc()})
+            except BaseException as exc:
+                chan.call("failed", {"kind": "bootstrap-failed", "message": "%s: %s" % (type(exc).__name__, exc),
+                                     "traceback": traceback.format_exc()})
+        except Exception:
+            pass  # rejected, or pyattach went away mid-report: nothing more to say
+        finally:
+            chan.close()
+    finally:
+        release_buffer(cfg)
+
+
+main()

@@ -1,0 +1,250 @@
+package bootstrap
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/jsonrpc2"
+)
+
+// defaultHelloTimeout bounds how long a connection may stay open without
+// proving it came from this attach's bootstrap.
+const defaultHelloTimeout = 10 * time.Second
+
+// Report is what a bootstrap that started (or found) debugpy says.
+type Report struct {
+	PID             int    `json:"pid"`
+	Version         string `json:"version"`
+	Implementation  string `json:"implementation"`
+	Executable      string `json:"executable"`
+	DebugpyVersion  string `json:"debugpy_version"`
+	DebugpyPath     string `json:"debugpy_path"`
+	DebugpyOrigin   string `json:"debugpy_origin"` // "explicit", "target" or "supplied"
+	Host            string `json:"host"`
+	Port            int    `json:"port"`
+	Reused          bool   `json:"reused"`           // a previous attach had already started debugpy
+	ClientConnected bool   `json:"client_connected"` // ... and a debug client is connected to it now
+}
+
+// Failure is what a bootstrap that could not start debugpy says.
+type Failure struct {
+	Kind      string `json:"kind"` // "debugpy-missing", "debugpy-failed" or "bootstrap-failed"
+	Message   string `json:"message"`
+	Traceback string `json:"traceback"`
+}
+
+// Error returns the bootstrap's message.
+func (f *Failure) Error() string { return f.Message }
+
+// hello is the first call a bootstrap makes.
+type hello struct {
+	Token string `json:"token"`
+	PID   int    `json:"pid"`
+}
+
+// progress is a notification a bootstrap sends while it works.
+type progress struct {
+	Message string `json:"message"`
+}
+
+// Listener is the control channel of one attach: a loopback port that
+// accepts connections until one presents the token, serves that one until it
+// reports, and then closes.
+type Listener struct {
+	ln           net.Listener
+	token        string
+	pid          int
+	log          *slog.Logger
+	helloTimeout time.Duration
+
+	outcome chan outcome
+	once    sync.Once
+}
+
+type outcome struct {
+	report *Report
+	err    error
+}
+
+// Listen opens a control channel for a bootstrap in the process whose PID,
+// as that process sees it (its innermost PID namespace), is pid.
+func Listen(pid int, log *slog.Logger) (*Listener, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, fmt.Errorf("making a token: %w", err)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listening on loopback for the bootstrap's report: %w", err)
+	}
+	return &Listener{
+		ln:           ln,
+		token:        hex.EncodeToString(secret),
+		pid:          pid,
+		log:          log,
+		helloTimeout: defaultHelloTimeout,
+		outcome:      make(chan outcome, 1),
+	}, nil
+}
+
+// Config returns a Config with the channel's port and token filled in.
+func (l *Listener) Config() Config {
+	return Config{Port: l.ln.Addr().(*net.TCPAddr).Port, Token: l.token}
+}
+
+// Close stops listening. A bootstrap that connects later finds nobody and
+// starts nothing.
+func (l *Listener) Close() error {
+	err := l.ln.Close()
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Wait serves connections until a bootstrap presenting the token reports,
+// and returns its Report, or its *Failure as the error. progress receives
+// the bootstrap's narration. Wait closes the listener before returning.
+func (l *Listener) Wait(ctx context.Context, progress func(string)) (*Report, error) {
+	defer l.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go l.accept(ctx, progress)
+	select {
+	case o := <-l.outcome:
+		return o.report, o.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (l *Listener) accept(ctx context.Context, progress func(string)) {
+	for {
+		conn, err := l.ln.Accept()
+		if err != nil {
+			return // closed: Wait is over
+		}
+		go l.serve(ctx, conn, progress)
+	}
+}
+
+// serve speaks JSON-RPC with one connection until it hangs up, the attach
+// is over, or it has not proven itself within helloTimeout.
+func (l *Listener) serve(ctx context.Context, conn net.Conn, onProgress func(string)) {
+	s := &server{l: l, progress: onProgress}
+	rpc := jsonrpc2.NewConn(ctx, jsonrpc2.NewPlainObjectStream(conn), jsonrpc2.HandlerWithError(s.handle))
+	defer rpc.Close()
+	deadline := time.NewTimer(l.helloTimeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-rpc.DisconnectNotify():
+			return
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			if !s.isTrusted() {
+				l.log.Warn("closing a control connection that never said hello", "remote", conn.RemoteAddr())
+				return
+			}
+		}
+	}
+}
+
+// server handles one connection's calls.
+type server struct {
+	l        *Listener
+	progress func(string)
+
+	mu      sync.Mutex
+	trusted bool
+}
+
+func (s *server) isTrusted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.trusted
+}
+
+func (s *server) handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Request) (any, error) {
+	if req.Method == "hello" {
+		return s.hello(req)
+	}
+	if !s.isTrusted() {
+		return nil, &jsonrpc2.Error{Code: jsonrpc2.CodeInvalidRequest, Message: "say hello first"}
+	}
+	switch req.Method {
+	case "progress":
+		var p progress
+		if err := unmarshalParams(req, &p); err == nil && s.progress != nil {
+			s.progress(p.Message)
+		}
+		return nil, nil
+	case "ready":
+		var r Report
+		if err := unmarshalParams(req, &r); err != nil {
+			return nil, err
+		}
+		s.l.finish(outcome{report: &r})
+		return true, nil
+	case "failed":
+		var f Failure
+		if err := unmarshalParams(req, &f); err != nil {
+			return nil, err
+		}
+		s.l.finish(outcome{err: &f})
+		return true, nil
+	}
+	return nil, &jsonrpc2.Error{Code: jsonrpc2.CodeMethodNotFound, Message: "unknown method " + req.Method}
+}
+
+// hello admits the bootstrap of this attach and no other: the token proves
+// it was injected by us, the PID that it runs in the process we chose.
+func (s *server) hello(req *jsonrpc2.Request) (any, error) {
+	var h hello
+	if err := unmarshalParams(req, &h); err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare([]byte(h.Token), []byte(s.l.token)) != 1 {
+		s.l.log.Warn("rejected a bootstrap with the wrong token", "pid", h.PID)
+		return nil, &jsonrpc2.Error{Code: jsonrpc2.CodeInvalidRequest, Message: "wrong token"}
+	}
+	if s.l.pid != 0 && h.PID != s.l.pid {
+		s.l.log.Warn("rejected a bootstrap from another process", "pid", h.PID, "want", s.l.pid)
+		return nil, &jsonrpc2.Error{Code: jsonrpc2.CodeInvalidRequest, Message: "wrong process"}
+	}
+	s.mu.Lock()
+	s.trusted = true
+	s.mu.Unlock()
+	// One bootstrap per attach: nobody else may connect now.
+	if err := s.l.Close(); err != nil {
+		s.l.log.Debug("closing the control listener", "err", err)
+	}
+	return true, nil
+}
+
+func (l *Listener) finish(o outcome) {
+	l.once.Do(func() { l.outcome <- o })
+}
+
+func unmarshalParams(req *jsonrpc2.Request, v any) error {
+	if req.Params == nil {
+		return &jsonrpc2.Error{Code: jsonrpc2.CodeInvalidParams, Message: "missing params"}
+	}
+	if err := json.Unmarshal(*req.Params, v); err != nil {
+		return &jsonrpc2.Error{Code: jsonrpc2.CodeInvalidParams, Message: err.Error()}
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package bootstrap
+
+import (
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+)
+
+//go:embed bootstrap.py
+var source string
+
+// Config is what one bootstrap needs to know. Listener.Config fills in the
+// channel; the session adds the rest.
+type Config struct {
+	Port          int     // the Listener's port on 127.0.0.1
+	Token         string  // the Listener's one-time token
+	DebugpyPath   string  // a directory the user named that holds the debugpy package; "" for none
+	SuppliedPath  string  // pyattach's own copy of debugpy, used when the target has none; "" for none
+	DebugpyLogDir string  // where debugpy should write its logs; "" for no logs
+	SubProcess    *bool   // debugpy's subProcess setting, when the client chose one
+	Buffer        *Buffer // the memory holding the stub, for the bootstrap to unmap when done
+}
+
+// Buffer is a region of the target's memory that the bootstrap must unmap
+// once it has run, because pyattach has detached before the stub ran (the
+// pending-call strategy).
+type Buffer struct {
+	Addr uint64
+	Size uint64
+}
+
+// wireConfig is Config as bootstrap.py reads it.
+type wireConfig struct {
+	Port          int       `json:"port"`
+	Token         string    `json:"token"`
+	DebugpyPath   string    `json:"debugpy_path,omitempty"`
+	SuppliedPath  string    `json:"supplied_path,omitempty"`
+	DebugpyLogDir string    `json:"debugpy_log_dir,omitempty"`
+	SubProcess    *bool     `json:"sub_process,omitempty"`
+	Buffer        [2]string `json:"buffer"`
+}
+
+// Program returns the NUL-terminated C string to pass to PyRun_SimpleString.
+//
+// The stub runs on the target's main thread. It imports threading there
+// first: the threading module takes the thread that first imports it as
+// the main thread, and debugpy ends its session when that thread dies, so
+// the bootstrap's short-lived worker must not be the first to import it.
+// Its length depends only on which optional fields are set and on their
+// lengths, never on Buffer's values (they are written at a fixed width), so
+// a caller can size the buffer with a zero Buffer and then render again with
+// the real one.
+func Program(cfg Config) []byte {
+	stub := fmt.Sprintf("try:\n"+
+		"    __import__('threading')\n"+
+		"    __import__('_thread').start_new_thread(exec, (bytes.fromhex('%s').decode('utf-8'), "+
+		"{'__name__': '_pyattach_bootstrap', '_PYATTACH_CONFIG': '%s'}))\n"+
+		"except BaseException:\n"+
+		"    pass\n",
+		hex.EncodeToString([]byte(source)), hex.EncodeToString(encodeConfig(cfg)))
+	return append([]byte(stub), 0)
+}
+
+// encodeConfig renders cfg as bootstrap.py's JSON. Paths go as the hex of
+// their bytes: a Linux path need not be valid UTF-8, and JSON strings must be.
+func encodeConfig(cfg Config) []byte {
+	w := wireConfig{
+		Port:          cfg.Port,
+		Token:         cfg.Token,
+		DebugpyPath:   hex.EncodeToString([]byte(cfg.DebugpyPath)),
+		SuppliedPath:  hex.EncodeToString([]byte(cfg.SuppliedPath)),
+		DebugpyLogDir: hex.EncodeToString([]byte(cfg.DebugpyLogDir)),
+		SubProcess:    cfg.SubProcess,
+	}
+	if cfg.Buffer != nil {
+		w.Buffer = [2]string{fmt.Sprintf("%016x", cfg.Buffer.Addr), fmt.Sprintf("%016x", cfg.Buffer.Size)}
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		panic(fmt.Sprintf("bootstrap: encoding a config of plain fields cannot fail: %v", err))
+	}
+	return b
+}

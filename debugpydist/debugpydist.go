@@ -1,0 +1,147 @@
+package debugpydist
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Version is the debugpy release pyattach supplies and is tested with.
+const Version = "1.8.20"
+
+// EnvDir names the environment variable that overrides Dir.
+const EnvDir = "PYATTACH_DEBUGPY_DIR"
+
+// minors are the CPython 3.x minor versions whose wheels Install unpacks.
+var minors = []int{8, 9, 10, 11, 12, 13, 14}
+
+// Dir returns the directory pyattach's copy of debugpy lives in: $EnvDir if
+// set, else $XDG_DATA_HOME/pyattach/debugpy-Version (by default
+// ~/.local/share/pyattach/debugpy-Version).
+func Dir() string {
+	if d := os.Getenv(EnvDir); d != "" {
+		return d
+	}
+	data := os.Getenv("XDG_DATA_HOME")
+	if data == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		data = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(data, "pyattach", "debugpy-"+Version)
+}
+
+// Installed reports whether dir holds a debugpy package.
+func Installed(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "debugpy", "__init__.py"))
+	return dir != "" && err == nil
+}
+
+// Install downloads debugpy Version's wheels for every supported CPython
+// with python's pip and unpacks them into dir, replacing what was there.
+// The tree is built beside dir and renamed into place, so a concurrent
+// attach sees either the old copy or the new one, never half of one.
+func Install(ctx context.Context, dir, python string, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	wheels, err := os.MkdirTemp(filepath.Dir(dir), ".wheels-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(wheels)
+	for _, minor := range minors {
+		if err := download(ctx, python, wheels, minor); err != nil {
+			log.Warn("no debugpy wheel for this Python; it will run debugpy without compiled speedups", "python", fmt.Sprintf("3.%d", minor), "err", err)
+		}
+	}
+	found, err := filepath.Glob(filepath.Join(wheels, "debugpy-*.whl"))
+	if err != nil || len(found) == 0 {
+		return fmt.Errorf("pip downloaded no debugpy %s wheel; check that %s can reach PyPI", Version, python)
+	}
+	staging, err := os.MkdirTemp(filepath.Dir(dir), ".debugpy-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(staging)
+	for _, whl := range found {
+		if err := unpack(whl, staging); err != nil {
+			return fmt.Errorf("unpacking %s: %w", filepath.Base(whl), err)
+		}
+	}
+	if err := os.Chmod(staging, 0o755); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.Rename(staging, dir)
+}
+
+// download fetches the wheel for CPython 3.minor into dest.
+func download(ctx context.Context, python, dest string, minor int) error {
+	cmd := exec.CommandContext(ctx, python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+		"--no-deps", "--only-binary=:all:", "--python-version", fmt.Sprintf("3.%d", minor),
+		"--dest", dest, "debugpy=="+Version)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// unpack extracts a wheel's files under dest. Files that several wheels
+// share are identical, so later wheels may overwrite earlier ones.
+func unpack(whl, dest string) error {
+	r, err := zip.OpenReader(whl)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for _, f := range r.File {
+		if err := extract(f, dest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func extract(f *zip.File, dest string) error {
+	path := filepath.Join(dest, filepath.FromSlash(f.Name))
+	if !strings.HasPrefix(path, filepath.Clean(dest)+string(os.PathSeparator)) {
+		return fmt.Errorf("wheel entry %q escapes the target directory", f.Name)
+	}
+	if f.FileInfo().IsDir() {
+		return os.MkdirAll(path, 0o755)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	src, err := f.Open()
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	mode := os.FileMode(0o644)
+	if f.Mode()&0o111 != 0 {
+		mode = 0o755
+	}
+	dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(dst, src)
+	return errors.Join(err, dst.Close())
+}

@@ -1,0 +1,135 @@
+// Command pyattach attaches a full Python debugger (debugpy) to a CPython
+// process that is already running, by PID, and serves it to any editor
+// over the Debug Adapter Protocol.
+//
+//	pyattach dap [--log FILE] [--gdb PATH]    serve one DAP session on stdin/stdout
+//	pyattach install-debugpy                  install pyattach's own copy of debugpy
+//	pyattach version                          print versions
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/pyattach/pyattach/adapter"
+	"github.com/pyattach/pyattach/debugpydist"
+)
+
+// version is pyattach's release.
+const version = "0.1.0"
+
+// envLog names the environment variable that does what --log does.
+const envLog = "PYATTACH_LOG"
+
+func main() {
+	// A write to a closed stdout must fail with EPIPE, not kill pyattach
+	// in the middle of an attach with gdb still attached to the target.
+	signal.Ignore(syscall.SIGPIPE)
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// commands maps each subcommand to its implementation.
+var commands = map[string]func(args []string, stdin io.Reader, stdout, stderr io.Writer) error{
+	"dap":             runDAP,
+	"install-debugpy": runInstallDebugpy,
+	"version":         runVersion,
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		return 2
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "pyattach: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err := cmd(args[1:], stdin, stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 2
+		}
+		fmt.Fprintf(stderr, "pyattach %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: pyattach <command> [options]
+
+commands:
+  dap [--log FILE] [--gdb PATH]  serve one Debug Adapter Protocol session on stdin/stdout
+                                 (what an editor launches); attach with {"processId": PID}
+  install-debugpy [--python PY]  install pyattach's own debugpy `+debugpydist.Version+`, used for targets without one
+  version                        print pyattach's version and the debugpy it supplies
+
+environment:
+  PYATTACH_LOG=FILE              same as --log FILE
+  PYATTACH_DEBUGPY_DIR=DIR       where pyattach's own debugpy lives (default `+debugpydist.Dir()+`)
+`)
+}
+
+func runDAP(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dap", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	logPath := fs.String("log", os.Getenv(envLog), "record every DAP message, gdb command and attach step in `FILE`")
+	gdb := fs.String("gdb", "", "gdb executable to use when the client names none (default: gdb on PATH)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, closeLog, err := openLog(*logPath)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	log.Info("pyattach dap", "version", version, "pid", os.Getpid())
+	return adapter.Serve(ctx, stdin, stdout, adapter.Config{Log: log, GDBPath: *gdb, SuppliedDir: debugpydist.Dir()})
+}
+
+// openLog opens the --log file, or returns a logger that discards.
+func openLog(path string) (*slog.Logger, func(), error) {
+	if path == "" {
+		return slog.New(slog.DiscardHandler), func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the log: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})), func() { f.Close() }, nil
+}
+
+func runInstallDebugpy(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("install-debugpy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	python := fs.String("python", "python3", "a Python with pip, used to download the wheels")
+	dir := fs.String("dir", debugpydist.Dir(), "where to install")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := debugpydist.Install(context.Background(), *dir, *python, log); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "debugpy %s installed in %s\n", debugpydist.Version, *dir)
+	return nil
+}
+
+func runVersion(args []string, _ io.Reader, stdout, _ io.Writer) error {
+	if len(args) == 1 && args[0] == "--debugpy" {
+		fmt.Fprintln(stdout, debugpydist.Version)
+		return nil
+	}
+	fmt.Fprintf(stdout, "pyattach %s (supplies debugpy %s)\n", version, debugpydist.Version)
+	return nil
+}

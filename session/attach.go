@@ -1,0 +1,178 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/pyattach/pyattach/attacherr"
+	"github.com/pyattach/pyattach/bootstrap"
+	"github.com/pyattach/pyattach/debugpydist"
+	"github.com/pyattach/pyattach/inject"
+	"github.com/pyattach/pyattach/procfs"
+)
+
+// DefaultTimeout bounds a whole attach unless the client sets its own.
+const DefaultTimeout = 30 * time.Second
+
+// retries is how many times an attach that caught the main thread at an
+// unlucky instant (inject.ErrRetry) is tried again.
+const retries = 3
+
+// Request is one attach, as the client asked for it.
+type Request struct {
+	PID           int
+	GDB           string          // gdb executable; "" for gdb on PATH
+	DebugpyPath   string          // directory holding the debugpy package the user chose; "" to let the bootstrap find one
+	SuppliedDir   string          // pyattach's own debugpy (debugpydist.Dir()); used when the target has none
+	DebugpyLogDir string          // where debugpy writes its logs; "" for none
+	SubProcess    *bool           // debugpy's subProcess setting, if the client chose one
+	Strategy      inject.Strategy // "" or Auto to let the injector choose
+	Timeout       time.Duration   // the whole attach; 0 for DefaultTimeout
+	Log           *slog.Logger
+	Progress      func(message string) // narration for the user; may be nil
+}
+
+// Session is an attached target with debugpy ready for a DAP client.
+type Session struct {
+	Target  *Target
+	Report  *bootstrap.Report
+	Inject  inject.Result
+	Elapsed time.Duration // from Attach's start to debugpy's connection
+	conn    net.Conn      // to debugpy
+	log     *slog.Logger
+}
+
+// Attach runs one attach: pre-flight, injection, the bootstrap's report,
+// and the connection to debugpy.
+func Attach(ctx context.Context, req Request) (*Session, error) {
+	start := time.Now()
+	req = withDefaults(req)
+	step := stepper{log: req.Log, progress: req.Progress}
+
+	done := step.begin("checking process " + strconv.Itoa(req.PID))
+	target, err := Preflight(req.PID)
+	done(err)
+	if err != nil {
+		return nil, err
+	}
+	req.Progress(fmt.Sprintf("process %d runs %s %s (%s)", req.PID, target.Python.Implementation, target.Python.Version, target.Process.Exe))
+
+	ctx, cancel := context.WithTimeoutCause(ctx, req.Timeout, errAttachTimeout)
+	defer cancel()
+	ctx, stopWatching := watchExit(ctx, target.Process)
+	defer stopWatching()
+
+	report, res, err := injectAndWait(ctx, req, target, step)
+	if err != nil {
+		return nil, explain(ctx, err, req, target, res)
+	}
+	done = step.begin(fmt.Sprintf("connecting to debugpy %s at %s:%d", report.DebugpyVersion, report.Host, report.Port))
+	conn, err := connect(ctx, report)
+	done(err)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{Target: target, Report: report, Inject: res, Elapsed: time.Since(start), conn: conn, log: req.Log}
+	req.Log.Info("attached", "pid", req.PID, "elapsed", s.Elapsed, "strategy", res.Strategy, "paused", res.Paused)
+	return s, nil
+}
+
+// Close closes the connection to debugpy (which resumes the target if a
+// client was still connected through it).
+func (s *Session) Close() error { return s.conn.Close() }
+
+func withDefaults(req Request) Request {
+	if req.Log == nil {
+		req.Log = slog.New(slog.DiscardHandler)
+	}
+	if req.Progress == nil {
+		req.Progress = func(string) {}
+	}
+	if req.Timeout <= 0 {
+		req.Timeout = DefaultTimeout
+	}
+	if req.Strategy == "" {
+		req.Strategy = inject.Auto
+	}
+	return req
+}
+
+// injectAndWait gets the bootstrap running and waits for its report,
+// trying again when the injector caught the target at an unsafe instant.
+func injectAndWait(ctx context.Context, req Request, target *Target, step stepper) (*bootstrap.Report, inject.Result, error) {
+	var res inject.Result
+	for attempt := 1; ; attempt++ {
+		ln, err := bootstrap.Listen(innermostPID(target.Process), req.Log)
+		if err != nil {
+			return nil, res, attacherr.Wrap(err, attacherr.Internal, fmt.Sprintf("Cannot open the bootstrap's control channel: %v.", err),
+				"Check that the loopback interface (127.0.0.1) is up.")
+		}
+		cfg := ln.Config()
+		cfg.DebugpyPath, cfg.SuppliedPath, cfg.DebugpyLogDir, cfg.SubProcess = req.DebugpyPath, suppliedPath(req), req.DebugpyLogDir, req.SubProcess
+
+		done := step.begin("injecting the bootstrap with gdb")
+		res, err = inject.Run(ctx, inject.Options{
+			PID:      req.PID,
+			GDB:      req.GDB,
+			Strategy: req.Strategy,
+			Program: func(buf *bootstrap.Buffer) []byte {
+				c := cfg
+				c.Buffer = buf
+				return bootstrap.Program(c)
+			},
+			Timeouts: inject.DefaultTimeouts,
+			Log:      req.Log,
+			Progress: req.Progress,
+		})
+		done(err)
+		if errors.Is(err, inject.ErrRetry) && attempt < retries {
+			ln.Close()
+			req.Log.Info("retrying the injection", "reason", err)
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			ln.Close()
+			return nil, res, err
+		}
+		done = step.begin("waiting for the bootstrap to start debugpy")
+		report, err := ln.Wait(ctx, req.Progress)
+		done(err)
+		return report, res, err
+	}
+}
+
+// suppliedPath is pyattach's own debugpy when it is installed.
+func suppliedPath(req Request) string {
+	if debugpydist.Installed(req.SuppliedDir) {
+		return req.SuppliedDir
+	}
+	return ""
+}
+
+// innermostPID is the target's PID as it sees itself (in its own PID
+// namespace), which is what the bootstrap will report.
+func innermostPID(p *procfs.Process) int {
+	if len(p.NSpid) > 0 {
+		return p.NSpid[len(p.NSpid)-1]
+	}
+	return p.PID
+}
+
+func connect(ctx context.Context, r *bootstrap.Report) (net.Conn, error) {
+	var d net.Dialer
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := d.DialContext(cctx, "tcp", net.JoinHostPort(r.Host, strconv.Itoa(r.Port)))
+	if err != nil {
+		return nil, attacherr.Wrap(err, attacherr.DebugpyConnect,
+			fmt.Sprintf("debugpy started in the target and listens on %s:%d, but pyattach could not connect to it: %v.", r.Host, r.Port, err),
+			"If the target runs in another network namespace (a container), run pyattach inside it.")
+	}
+	return conn, nil
+}
