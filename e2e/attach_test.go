@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-dap"
 
 	"github.com/pyattach/pyattach/daptest"
+	"github.com/pyattach/pyattach/debugpydist"
 	"github.com/pyattach/pyattach/internal/testtarget"
 )
 
@@ -122,4 +125,77 @@ func samePath(a, b string) bool {
 	ra, errA := filepath.EvalSymlinks(a)
 	rb, errB := filepath.EvalSymlinks(b)
 	return errA == nil && errB == nil && ra == rb
+}
+
+// TestAttachBusyTarget attaches to a process whose only thread runs Python
+// without pause (it always holds the GIL): the bootstrap must wait for a
+// safe point rather than interrupt it, on every interpreter.
+func TestAttachBusyTarget(t *testing.T) {
+	for _, py := range testtarget.Interpreters(t) {
+		t.Run(py.Label, func(t *testing.T) {
+			t.Parallel()
+			target := testtarget.Start(t, py, testtarget.CPU)
+			line := testtarget.Line(t, target.Script, testtarget.MarkWork)
+			c := startSession(t)
+			stopped := attachAndBreak(t, c, target, line)
+			frames := c.StackTrace(stopped.ThreadId)
+			if frames[0].Name != "work" || frames[0].Line != line {
+				t.Fatalf("stopped in %s:%d, want work:%d", frames[0].Name, frames[0].Line, line)
+			}
+			n, err := strconv.Atoi(localValue(t, c, frames[0].Id, "n"))
+			if err != nil || c.Evaluate("sum(k * k for k in range(n)) == total", frames[0].Id, "repl").Result != "True" {
+				t.Errorf("locals of work() are wrong (n=%d, err %v)", n, err)
+			}
+			expectOutput(t, c, "strategy pending-call")
+			c.SetBreakpoints(target.Script, nil)
+			c.Continue(stopped.ThreadId)
+			c.Disconnect(false)
+			c.Close()
+			target.WaitProgress(t)
+		})
+	}
+}
+
+// TestAttachWithoutDebugpy attaches to a program in a virtualenv that has
+// no debugpy: pyattach supplies its own copy.
+func TestAttachWithoutDebugpy(t *testing.T) {
+	if !debugpydist.Installed(debugpydist.Dir()) {
+		t.Fatalf("pyattach's own debugpy is not installed in %s: run `pyattach install-debugpy` (the README's test command does)", debugpydist.Dir())
+	}
+	base := testtarget.Interpreters(t)
+	py := base[len(base)-1]
+	venv := filepath.Join(t.TempDir(), "venv")
+	if out, err := exec.Command(py.Path, "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
+		t.Fatalf("creating a virtualenv: %v\n%s", err, out)
+	}
+	bare := py
+	bare.Path, bare.Label, bare.Debugpy = filepath.Join(venv, "bin", "python"), py.Label+"-venv", ""
+	recordInterpreter(bare.Label + " (debugpy supplied)")
+	target := testtarget.Start(t, bare, testtarget.Idle)
+	line := testtarget.Line(t, target.Script, testtarget.MarkTick)
+	c := startSession(t)
+	stopped := attachAndBreak(t, c, target, line)
+	inspectTick(t, c, stopped.ThreadId, target.Script, line)
+	expectOutput(t, c, "with debugpy "+debugpydist.Version+" from supplied")
+	c.SetBreakpoints(target.Script, nil)
+	c.Continue(stopped.ThreadId)
+	c.Disconnect(false)
+	c.Close()
+	target.WaitProgress(t)
+}
+
+// expectOutput checks that some output event so far contains text.
+func expectOutput(t *testing.T, c *daptest.Client, text string) {
+	t.Helper()
+	var all []string
+	for _, m := range c.Events("output") {
+		var body dap.OutputEventBody
+		if m.DecodeBody(&body) == nil {
+			if strings.Contains(body.Output, text) {
+				return
+			}
+			all = append(all, body.Output)
+		}
+	}
+	t.Errorf("no output event contains %q; got %q", text, all)
 }

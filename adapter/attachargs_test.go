@@ -1,0 +1,96 @@
+package adapter
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pyattach/pyattach/attacherr"
+	"github.com/pyattach/pyattach/inject"
+)
+
+func TestParseAttachArgs(t *testing.T) {
+	yes := true
+	tests := []struct {
+		raw     string
+		want    AttachArgs
+		wantErr string // a fragment of the message; "" for success
+	}{
+		{raw: `{"processId": 1234}`, want: AttachArgs{PID: 1234, Strategy: inject.Auto}},
+		{raw: `{"processId": "1234"}`, want: AttachArgs{PID: 1234, Strategy: inject.Auto}},
+		{raw: `{"processId": " 77 "}`, want: AttachArgs{PID: 77, Strategy: inject.Auto}},
+		{raw: `{"processId": 1234.0}`, want: AttachArgs{PID: 1234, Strategy: inject.Auto}},
+		{raw: `{"processId": 5, "gdbPath": "/opt/gdb", "debugpyPath": "/d", "logFile": "/l", "debugpyLogDir": "/g",
+			"timeout": 2.5, "strategy": "pending-call", "subProcess": true, "justMyCode": false, "pathMappings": []}`,
+			want: AttachArgs{PID: 5, GDBPath: "/opt/gdb", DebugpyPath: "/d", LogFile: "/l", DebugpyLogDir: "/g",
+				Timeout: 2500 * time.Millisecond, Strategy: inject.PendingCall, SubProcess: &yes}},
+		{raw: `{"processId": 5, "timeout": null, "strategy": null, "gdbPath": null}`, want: AttachArgs{PID: 5, Strategy: inject.Auto}},
+		{raw: ``, wantErr: `no "processId"`},
+		{raw: `null`, wantErr: `no "processId"`},
+		{raw: `{}`, wantErr: `no "processId"`},
+		{raw: `[1]`, wantErr: "not a JSON object"},
+		{raw: `{"processId": "${command:pickProcess}"}`, wantErr: "did not substitute"},
+		{raw: `{"processId": "abc"}`, wantErr: "not a process ID"},
+		{raw: `{"processId": -4}`, wantErr: "positive whole number"},
+		{raw: `{"processId": 0}`, wantErr: "positive whole number"},
+		{raw: `{"processId": 1.5}`, wantErr: "positive whole number"},
+		{raw: `{"processId": 1e300}`, wantErr: "positive whole number"},
+		{raw: `{"processId": true}`, wantErr: "number or a string of digits"},
+		{raw: `{"processId": 1, "timeout": "10"}`, wantErr: `"timeout" must be`},
+		{raw: `{"processId": 1, "timeout": -1}`, wantErr: `"timeout" must be`},
+		{raw: `{"processId": 1, "gdbPath": 3}`, wantErr: `"gdbPath" must be a string`},
+		{raw: `{"processId": 1, "strategy": "magic"}`, wantErr: `unknown strategy "magic"`},
+		{raw: `{"processId": 1, "subProcess": "yes"}`, wantErr: `"subProcess" must be true or false`},
+	}
+	for _, tc := range tests {
+		got, err := ParseAttachArgs(json.RawMessage(tc.raw))
+		if tc.wantErr != "" {
+			var ae *attacherr.Error
+			if !errors.As(err, &ae) || ae.Code != attacherr.BadArguments || !strings.Contains(ae.Error(), tc.wantErr) {
+				t.Errorf("ParseAttachArgs(%s) error = %v; want BadArguments containing %q", tc.raw, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseAttachArgs(%s) error = %v", tc.raw, err)
+			continue
+		}
+		if !sameArgs(got, tc.want) {
+			t.Errorf("ParseAttachArgs(%s) = %+v; want %+v", tc.raw, got, tc.want)
+		}
+	}
+}
+
+func sameArgs(a, b AttachArgs) bool {
+	if (a.SubProcess == nil) != (b.SubProcess == nil) || (a.SubProcess != nil && *a.SubProcess != *b.SubProcess) {
+		return false
+	}
+	a.SubProcess, b.SubProcess = nil, nil
+	return a == b
+}
+
+// FuzzParseAttachArgs: any input yields either arguments with a positive
+// PID and a known strategy, or a BadArguments error — never a panic.
+func FuzzParseAttachArgs(f *testing.F) {
+	for _, seed := range []string{`{"processId": 1}`, `{"processId": "12", "timeout": 3}`, `{"strategy": "auto"}`, `[]`, `{"processId": {}}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		args, err := ParseAttachArgs(raw)
+		if err != nil {
+			var ae *attacherr.Error
+			if !errors.As(err, &ae) || ae.Code != attacherr.BadArguments {
+				t.Fatalf("error %v is not BadArguments", err)
+			}
+			return
+		}
+		if args.PID <= 0 || args.Timeout < 0 {
+			t.Fatalf("accepted %+v", args)
+		}
+		if _, err := inject.ParseStrategy(string(args.Strategy)); err != nil {
+			t.Fatalf("accepted strategy %q", args.Strategy)
+		}
+	})
+}

@@ -1,0 +1,179 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sourcegraph/jsonrpc2"
+)
+
+// fakeBootstrap speaks the bootstrap's side of the control channel.
+type fakeBootstrap struct {
+	t    *testing.T
+	conn *jsonrpc2.Conn
+	raw  net.Conn
+}
+
+func dial(t *testing.T, l *Listener) *fakeBootstrap {
+	t.Helper()
+	raw, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(l.Config().Port))
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	conn := jsonrpc2.NewConn(context.Background(), jsonrpc2.NewPlainObjectStream(raw), jsonrpc2.HandlerWithError(
+		func(context.Context, *jsonrpc2.Conn, *jsonrpc2.Request) (any, error) { return nil, nil }))
+	t.Cleanup(func() { conn.Close() })
+	return &fakeBootstrap{t: t, conn: conn, raw: raw}
+}
+
+func (f *fakeBootstrap) call(method string, params any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var result any
+	return f.conn.Call(ctx, method, params, &result)
+}
+
+func newListener(t *testing.T, pid int) *Listener {
+	t.Helper()
+	l, err := Listen(pid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// wait runs Wait in the background.
+func wait(l *Listener, progress func(string)) <-chan outcome {
+	done := make(chan outcome, 1)
+	go func() {
+		r, err := l.Wait(context.Background(), progress)
+		done <- outcome{report: r, err: err}
+	}()
+	return done
+}
+
+func result(t *testing.T, done <-chan outcome) outcome {
+	t.Helper()
+	select {
+	case o := <-done:
+		return o
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return")
+		return outcome{}
+	}
+}
+
+func TestWaitReturnsTheReport(t *testing.T) {
+	l := newListener(t, 42)
+	var said []string
+	done := wait(l, func(m string) { said = append(said, m) })
+	b := dial(t, l)
+	if err := b.call("hello", hello{Token: l.token, PID: 42}); err != nil {
+		t.Fatalf("hello: %v", err)
+	}
+	if err := b.conn.Notify(context.Background(), "progress", progress{Message: "importing debugpy"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.call("ready", Report{PID: 42, Host: "127.0.0.1", Port: 5678, DebugpyVersion: "1.8.20"}); err != nil {
+		t.Fatalf("ready: %v", err)
+	}
+	o := result(t, done)
+	if o.err != nil || o.report.Port != 5678 || o.report.DebugpyVersion != "1.8.20" {
+		t.Fatalf("Wait = %+v, %v", o.report, o.err)
+	}
+	if len(said) != 1 || said[0] != "importing debugpy" {
+		t.Errorf("progress = %q", said)
+	}
+}
+
+func TestFailedReportIsTheError(t *testing.T) {
+	l := newListener(t, 0)
+	done := wait(l, nil)
+	b := dial(t, l)
+	if err := b.call("hello", hello{Token: l.token, PID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.call("failed", Failure{Kind: "debugpy-missing", Message: "No module named 'debugpy'", Traceback: "Traceback ..."})
+	var f *Failure
+	if o := result(t, done); !errors.As(o.err, &f) || f.Kind != "debugpy-missing" {
+		t.Fatalf("Wait error = %v, want the bootstrap's Failure", o.err)
+	}
+}
+
+// TestOnlyThisAttachsBootstrapIsHeard: a wrong token or a wrong process is
+// refused and cannot report, calls before hello are refused, and the
+// rightful bootstrap is still heard afterwards.
+func TestOnlyThisAttachsBootstrapIsHeard(t *testing.T) {
+	l := newListener(t, 42)
+	done := wait(l, nil)
+
+	impostor := dial(t, l)
+	if err := impostor.call("ready", Report{Port: 1}); err == nil {
+		t.Error("ready before hello was accepted")
+	}
+	if err := impostor.call("hello", hello{Token: "not-the-token", PID: 42}); err == nil {
+		t.Error("a wrong token was accepted")
+	}
+	if err := impostor.call("ready", Report{Port: 1}); err == nil {
+		t.Error("ready after a refused hello was accepted")
+	}
+	stale := dial(t, l)
+	if err := stale.call("hello", hello{Token: l.token, PID: 43}); err == nil {
+		t.Error("the right token from another process was accepted")
+	}
+
+	b := dial(t, l)
+	if err := b.call("hello", hello{Token: l.token, PID: 42}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.call("ready", Report{Port: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if o := result(t, done); o.err != nil || o.report.Port != 2 {
+		t.Fatalf("Wait = %+v, %v", o.report, o.err)
+	}
+}
+
+func TestListenerClosesAfterHello(t *testing.T) {
+	l := newListener(t, 0)
+	wait(l, nil)
+	b := dial(t, l)
+	if err := b.call("hello", hello{Token: l.token}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(l.Config().Port), time.Second); err == nil {
+		c.Close()
+		t.Error("the control channel still accepts connections after a bootstrap said hello")
+	}
+}
+
+func TestSilentConnectionIsDropped(t *testing.T) {
+	l := newListener(t, 0)
+	l.helloTimeout = 50 * time.Millisecond
+	wait(l, nil)
+	b := dial(t, l)
+	_ = b.raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := b.raw.Read(make([]byte, 1)); err == nil {
+		t.Error("read data from the control channel, want it closed")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Error("a connection that never said hello was kept open")
+	}
+}
+
+func TestWaitStopsWithItsContext(t *testing.T) {
+	l := newListener(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Wait(ctx, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait = %v, want context.Canceled", err)
+	}
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(l.Config().Port), time.Second); err == nil {
+		c.Close()
+		t.Error("the control channel still listens after Wait returned")
+	}
+}

@@ -1,0 +1,192 @@
+package bootstrap
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-dap"
+
+	"github.com/pyattach/pyattach/debugpydist"
+	"github.com/pyattach/pyattach/internal/testtarget"
+)
+
+// host runs stubs in a real interpreter the way the injector does: each
+// line it reads names a file holding a rendered stub, which it hands to
+// exec in __main__'s namespace, as PyRun_SimpleString would. Between stubs
+// it just stays alive, as a user's program would.
+const host = `
+import sys
+for line in sys.stdin:
+    stub = open(line.strip(), "rb").read().rstrip(b"\0").decode("ascii")
+    exec(compile(stub, "<stub>", "exec"), sys.modules["__main__"].__dict__)
+`
+
+// pyProcess is an interpreter running host.
+type pyProcess struct {
+	cmd   *exec.Cmd
+	stdin *bufio.Writer
+	dir   string
+}
+
+func startHost(t *testing.T, python string, flags ...string) *pyProcess {
+	t.Helper()
+	cmd := exec.Command(python, append(flags, "-c", host)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		in.Close()
+		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGCONT)
+		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("interpreter stderr:\n%s", stderr.String())
+		}
+	})
+	return &pyProcess{cmd: cmd, stdin: bufio.NewWriter(in), dir: t.TempDir()}
+}
+
+// run renders a stub for cfg, has the interpreter run it, and waits for
+// the bootstrap's report.
+func (p *pyProcess) run(t *testing.T, l *Listener, cfg Config) (*Report, error) {
+	t.Helper()
+	path := fmt.Sprintf("%s/stub-%d", p.dir, time.Now().UnixNano())
+	if err := os.WriteFile(path, Program(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(p.stdin, path)
+	if err := p.stdin.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return l.Wait(ctx, nil)
+}
+
+func (p *pyProcess) attach(t *testing.T, cfg Config) (*Report, error) {
+	t.Helper()
+	l := newListener(t, p.cmd.Process.Pid)
+	c := l.Config()
+	cfg.Port, cfg.Token = c.Port, c.Token
+	return p.run(t, l, cfg)
+}
+
+// interpreterWithDebugpy returns an interpreter whose environment has debugpy.
+func interpreterWithDebugpy(t *testing.T) testtarget.Interpreter {
+	t.Helper()
+	for _, py := range testtarget.Interpreters(t) {
+		if py.Debugpy != "" {
+			return py
+		}
+	}
+	t.Skip("no interpreter with debugpy installed")
+	return testtarget.Interpreter{}
+}
+
+// TestBootstrapStartsDebugpy runs the bootstrap in a real interpreter: it
+// reports a debugpy that answers DAP, and a second bootstrap in the same
+// process reuses it instead of starting another.
+func TestBootstrapStartsDebugpy(t *testing.T) {
+	py := interpreterWithDebugpy(t)
+	p := startHost(t, py.Path)
+	first, err := p.attach(t, Config{})
+	if err != nil {
+		t.Fatalf("first bootstrap: %v", err)
+	}
+	if first.Reused || first.DebugpyOrigin != "target" || first.DebugpyVersion != py.Debugpy || first.PID != p.cmd.Process.Pid {
+		t.Errorf("first report = %+v", first)
+	}
+	expectDAP(t, first)
+	second, err := p.attach(t, Config{})
+	if err != nil {
+		t.Fatalf("second bootstrap: %v", err)
+	}
+	if !second.Reused || second.Port != first.Port {
+		t.Errorf("second report = %+v, want debugpy at port %d reused", second, first.Port)
+	}
+}
+
+// TestBootstrapSuppliesDebugpy: a target that cannot import debugpy
+// (python -I -S: no site-packages) gets pyattach's own copy, and without
+// one the failure says debugpy is missing.
+func TestBootstrapSuppliesDebugpy(t *testing.T) {
+	py := interpreterWithDebugpy(t)
+	t.Run("supplied", func(t *testing.T) {
+		dir := debugpydist.Dir()
+		if !debugpydist.Installed(dir) {
+			t.Skipf("pyattach's debugpy is not installed in %s (run `pyattach install-debugpy`)", dir)
+		}
+		r, err := startHost(t, py.Path, "-I", "-S").attach(t, Config{SuppliedPath: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.DebugpyOrigin != "supplied" || r.DebugpyVersion != debugpydist.Version {
+			t.Errorf("report = %+v, want debugpy %s supplied", r, debugpydist.Version)
+		}
+		expectDAP(t, r)
+	})
+	t.Run("missing", func(t *testing.T) {
+		_, err := startHost(t, py.Path, "-I", "-S").attach(t, Config{})
+		var f *Failure
+		if !errors.As(err, &f) || f.Kind != "debugpy-missing" {
+			t.Fatalf("error = %v, want a debugpy-missing failure", err)
+		}
+	})
+	t.Run("explicit path without debugpy", func(t *testing.T) {
+		_, err := startHost(t, py.Path, "-I", "-S").attach(t, Config{DebugpyPath: t.TempDir()})
+		var f *Failure
+		if !errors.As(err, &f) || f.Kind != "debugpy-missing" {
+			t.Fatalf("error = %v, want a debugpy-missing failure", err)
+		}
+	})
+}
+
+// expectDAP checks that the reported port answers initialize.
+func expectDAP(t *testing.T, r *Report) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort(r.Host, strconv.Itoa(r.Port)), 10*time.Second)
+	if err != nil {
+		t.Fatalf("connecting to debugpy: %v", err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	req := `{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"test"}}`
+	if err := dap.WriteBaseMessage(conn, []byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	rd := bufio.NewReader(conn)
+	for {
+		body, err := dap.ReadBaseMessage(rd)
+		if err != nil {
+			t.Fatalf("reading from debugpy: %v", err)
+		}
+		var m struct {
+			Type    string `json:"type"`
+			Command string `json:"command"`
+			Success bool   `json:"success"`
+		}
+		if json.Unmarshal(body, &m) == nil && m.Type == "response" {
+			if m.Command != "initialize" || !m.Success {
+				t.Fatalf("debugpy answered %s", body)
+			}
+			return
+		}
+	}
+}
