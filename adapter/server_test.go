@@ -232,4 +232,3 @@ func waitForState(t *testing.T, pid int, want procfs.State) {
 	}
 	t.Fatalf("process %d never reached state %s", pid, want)
 }
-
