@@ -3,6 +3,8 @@
 // over the Debug Adapter Protocol.
 //
 //	pyattach dap [--log FILE] [--gdb PATH]    serve one DAP session on stdin/stdout
+//	pyattach debug PID --break FILE:LINE      attach, report the stops, detach (no editor)
+//	pyattach demo                             the above, on a sample service it starts
 //	pyattach install-debugpy                  install pyattach's own copy of debugpy
 //	pyattach version                          print versions
 package main
@@ -38,6 +40,8 @@ func main() {
 // commands maps each subcommand to its implementation.
 var commands = map[string]func(args []string, stdin io.Reader, stdout, stderr io.Writer) error{
 	"dap":             runDAP,
+	"debug":           runDebug,
+	"demo":            runDemo,
 	"install-debugpy": runInstallDebugpy,
 	"version":         runVersion,
 }
@@ -69,6 +73,10 @@ func usage(w io.Writer) {
 commands:
   dap [--log FILE] [--gdb PATH]  serve one Debug Adapter Protocol session on stdin/stdout
                                  (what an editor launches); attach with {"processId": PID}
+  debug [flags] PID --break FILE:LINE [--eval EXPR]
+                                 attach without an editor: print the stack and locals at each
+                                 stop, then detach and leave the process running
+  demo [--python PY]             start a sample service, attach to it, stop at a breakpoint, detach
   install-debugpy [--python PY]  install pyattach's own debugpy `+debugpydist.Version+`, used for targets without one
   version                        print pyattach's version and the debugpy it supplies
 

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -231,4 +232,28 @@ func waitForState(t *testing.T, pid int, want procfs.State) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("process %d never reached state %s", pid, want)
+}
+
+// FuzzServe feeds arbitrary bytes to a session: it must end when the input
+// does, without a panic. gdb is pointed nowhere, so that no input can make
+// the fuzzer attach to a real process.
+func FuzzServe(f *testing.F) {
+	for _, seed := range []string{
+		"Content-Length: 96\r\n\r\n{\"seq\":1,\"type\":\"request\",\"command\":\"initialize\",\"arguments\":{\"adapterID\":\"x\",\"linesStartAt1\":true}}",
+		"Content-Length: 58\r\n\r\n{\"seq\":2,\"type\":\"request\",\"command\":\"attach\",\"arguments\":1}",
+		"Content-Length: 3\r\n\r\n{}}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, input []byte) {
+		done := make(chan error, 1)
+		go func() {
+			done <- Serve(context.Background(), bytes.NewReader(input), io.Discard, Config{GDBPath: "/nonexistent/gdb", SuppliedDir: "/nonexistent"})
+		}()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("Serve did not end on input %q", input)
+		}
+	})
 }

@@ -117,3 +117,34 @@ func TestFramesStopsWhenDone(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadFrame: whatever bytes arrive, reading never panics, a frame that
+// reads without error has a DAP envelope, and reading stops at the end of
+// the input.
+func FuzzReadFrame(f *testing.F) {
+	for _, seed := range []string{
+		"Content-Length: 2\r\n\r\n{}",
+		"Content-Length: 44\r\n\r\n{\"seq\":1,\"type\":\"request\",\"command\":\"init\"}",
+		"Content-Length: 99999999999\r\n\r\n",
+		"Content-Length: 5\r\n\n",
+		"garbage\r\n\r\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, input []byte) {
+		c := NewConn("fuzz", bytes.NewReader(input), io.Discard, nil)
+		for i := 0; i <= len(input); i++ {
+			fr := c.Read()
+			if fr.Err == nil {
+				if _, err := ParseEnvelope(fr.Body); err != nil {
+					t.Fatalf("frame %q read without error but has no envelope: %v", fr.Body, err)
+				}
+				continue
+			}
+			if !errors.Is(fr.Err, ErrNotMessage) {
+				return
+			}
+		}
+		t.Fatalf("more frames than input bytes from %q", input)
+	})
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what pyattach's demo and test suite need on a fresh Debian or
+# Ubuntu machine, and builds pyattach into bin/. Safe to run again: it only
+# does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# System packages: gdb drives the injection; Debian's python3 with its own
+# (older) debugpy is one of the interpreters the suite attaches to.
+missing=()
+for pkg in gdb python3 python3-venv python3-debugpy; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+	say "installing ${missing[*]}"
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+say "building bin/pyattach"
+go build -o bin/pyattach .
+DEBUGPY=$(bin/pyattach version --debugpy)
+
+# pyattach's own pinned debugpy, supplied to targets that have none.
+if [ ! -f "${PYATTACH_DEBUGPY_DIR:-$HOME/.local/share/pyattach/debugpy-$DEBUGPY}/debugpy/__init__.py" ]; then
+	say "installing pyattach's own debugpy $DEBUGPY"
+	bin/pyattach install-debugpy
+fi
+
+# The pinned debugpy in every pyenv interpreter the suite attaches to.
+if command -v pyenv >/dev/null 2>&1; then
+	for py in "$(pyenv root)"/versions/*/bin/python3; do
+		[ -x "$py" ] || continue
+		"$py" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null || continue
+		have=$("$py" -c 'import debugpy; print(debugpy.__version__)' 2>/dev/null || true)
+		if [ "$have" != "$DEBUGPY" ]; then
+			say "installing debugpy $DEBUGPY into $py"
+			"$py" -m pip install -q --disable-pip-version-check --root-user-action=ignore "debugpy==$DEBUGPY"
+		fi
+	done
+fi
+
+if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then
+	say "installing staticcheck"
+	go install "$STATICCHECK"
+fi
+
+if [ -f vscode-extension/package-lock.json ] && [ ! -d vscode-extension/node_modules ]; then
+	say "installing the VS Code extension's npm packages"
+	(cd vscode-extension && npm ci --no-audit --no-fund --loglevel=error)
+fi
+say "done"
