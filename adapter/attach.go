@@ -86,9 +86,9 @@ func (s *server) handover(ctx context.Context, res attachResult) (*bridge.Bridge
 			"Disconnect the other debug session first; then attach again.")
 	}
 	s.endProgress(fmt.Sprintf("attached in %s", sess.Elapsed.Round(1e6)))
-	s.say(fmt.Sprintf("attached to process %d (%s %s) with debugpy %s from %s; strategy %s, target paused %s",
+	s.say(fmt.Sprintf("attached to process %d (%s %s) with debugpy %s from %s; strategy %s by %s, target paused %s",
 		sess.Target.Process.PID, sess.Target.Python.Implementation, sess.Report.Version, sess.Report.DebugpyVersion,
-		sess.Report.DebugpyOrigin, sess.Inject.Strategy, sess.Inject.Paused.Round(1e5)))
+		sess.Report.DebugpyOrigin, sess.Inject.Strategy, sess.Inject.Mechanism, sess.Inject.Paused.Round(1e5)))
 	b, caps, err := sess.Handover(ctx, s.editor, s.initArgs, s.attach.req, s.queued)
 	s.queued = nil
 	if err != nil {

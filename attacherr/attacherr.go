@@ -25,6 +25,7 @@ const (
 	UnsupportedPy    Code = 2007 // CPython older than the oldest supported version
 	InterpNotReady   Code = 2008 // the interpreter is starting up or shutting down
 	UnsafeToInject   Code = 2009 // no thread reached a safe point to run the bootstrap
+	InjectionFailed  Code = 2010 // the injected code could not run in the target (no memory, a full queue)
 	PtraceDenied     Code = 3001 // the kernel forbids ptrace on this target
 	AlreadyTraced    Code = 3002 // another debugger or tracer is attached
 	GDBMissing       Code = 4001 // gdb is not installed or not where the user said
@@ -53,6 +54,7 @@ var names = map[Code]string{
 	UnsupportedPy:    "unsupported-python",
 	InterpNotReady:   "interpreter-not-ready",
 	UnsafeToInject:   "unsafe-to-inject",
+	InjectionFailed:  "injection-failed",
 	PtraceDenied:     "ptrace-denied",
 	AlreadyTraced:    "already-traced",
 	GDBMissing:       "gdb-missing",

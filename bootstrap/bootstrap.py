@@ -1,14 +1,13 @@
 # pyattach bootstrap: runs inside the target process.
 #
-# gdb runs a one-statement stub on whichever of the target's threads is at a
-# safe point. The stub only starts a new thread that exec()s this source, so
-# the target's own thread is borrowed for microseconds. Everything here runs
-# on that new thread and must never raise out of it: every outcome is
-# reported to pyattach over the control channel, or, when pyattach is no
-# longer listening, dropped silently with nothing started.
+# The injected stub starts a new thread running loader.py, which proves to
+# pyattach that it belongs to this attach and receives this source in reply.
+# Everything here runs on that new thread and must never raise out of it:
+# every outcome is reported to pyattach over the control channel.
 #
-# Module globals set by the stub: _PYATTACH_CONFIG, the hex of a UTF-8 JSON
-# object (see bootstrap/render.go for its fields).
+# Module globals set by the loader: CONFIG (the attach's configuration, see
+# bootstrap/render.go for its fields), SOCKET and READER (the control
+# channel, on which the loader's hello, id 1, has been answered).
 
 import json
 import os
@@ -17,12 +16,11 @@ import sys
 import traceback
 
 STATE_MODULE = "_pyattach_state"  # sys.modules entry that survives between attaches
-CONNECT_TIMEOUT = 10.0
 REPLY_TIMEOUT = 30.0
 
 
 class Rejected(Exception):
-    """pyattach answered hello with an error: this bootstrap is not wanted."""
+    """pyattach answered a call with an error, or closed the channel."""
 
 
 class Failure(Exception):
@@ -35,13 +33,14 @@ class Failure(Exception):
 
 class Channel(object):
     """JSON-RPC 2.0 over TCP, one JSON object per line, as jsonrpc2's plain
-    object stream reads and writes them on the Go side."""
+    object stream reads and writes them on the Go side. It continues the
+    conversation the loader started."""
 
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), CONNECT_TIMEOUT)
+    def __init__(self, sock, reader):
+        self.sock = sock
         self.sock.settimeout(REPLY_TIMEOUT)
-        self.reader = self.sock.makefile("rb")
-        self.next_id = 0
+        self.reader = reader
+        self.next_id = 1
 
     def notify(self, method, params):
         self._send({"jsonrpc": "2.0", "method": method, "params": params})
@@ -230,29 +229,20 @@ def release_buffer(cfg):
 
 
 def main():
-    cfg = json.loads(bytes.fromhex(_PYATTACH_CONFIG).decode("utf-8"))  # noqa: F821 (set by the stub)
+    chan = Channel(SOCKET, READER)  # noqa: F821 (set by the loader)
     try:
         try:
-            chan = Channel(cfg["port"])
-        except Exception:
-            return  # pyattach has gone: start nothing
-        try:
-            hello = describe_python()
-            hello["token"] = cfg["token"]
-            chan.call("hello", hello)
-            try:
-                chan.call("ready", start_debugpy(cfg, chan))
-            except Failure as exc:
-                chan.call("failed", {"kind": exc.kind, "message": str(exc), "traceback": traceback.format_exc()})
-            except BaseException as exc:
-                chan.call("failed", {"kind": "bootstrap-failed", "message": "%s: %s" % (type(exc).__name__, exc),
-                                     "traceback": traceback.format_exc()})
-        except Exception:
-            pass  # rejected, or pyattach went away mid-report: nothing more to say
-        finally:
-            chan.close()
+            chan.call("ready", start_debugpy(CONFIG, chan))  # noqa: F821
+        except Failure as exc:
+            chan.call("failed", {"kind": exc.kind, "message": str(exc), "traceback": traceback.format_exc()})
+        except BaseException as exc:
+            chan.call("failed", {"kind": "bootstrap-failed", "message": "%s: %s" % (type(exc).__name__, exc),
+                                 "traceback": traceback.format_exc()})
+    except Exception:
+        pass  # pyattach went away mid-report: nothing more to say
     finally:
-        release_buffer(cfg)
+        chan.close()
+        release_buffer(CONFIG)  # noqa: F821
 
 
 main()

@@ -51,6 +51,11 @@ type hello struct {
 	PID   int    `json:"pid"`
 }
 
+// helloResult answers a loader that proved itself: the bootstrap to run.
+type helloResult struct {
+	Source string `json:"source"`
+}
+
 // progress is a notification a bootstrap sends while it works.
 type progress struct {
 	Message string `json:"message"`
@@ -232,7 +237,7 @@ func (s *server) hello(req *jsonrpc2.Request) (any, error) {
 	if err := s.l.Close(); err != nil {
 		s.l.log.Debug("closing the control listener", "err", err)
 	}
-	return true, nil
+	return helloResult{Source: source}, nil
 }
 
 func (l *Listener) finish(o outcome) {

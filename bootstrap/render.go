@@ -7,6 +7,12 @@ import (
 	"fmt"
 )
 
+// loader is what the stub runs on a new thread; it fetches source, the
+// bootstrap proper, over the control channel.
+//
+//go:embed loader.py
+var loader string
+
 //go:embed bootstrap.py
 var source string
 
@@ -47,6 +53,8 @@ type wireConfig struct {
 // first: the threading module takes the thread that first imports it as
 // the main thread, and debugpy ends its session when that thread dies, so
 // the bootstrap's short-lived worker must not be the first to import it.
+// The stub carries only the loader (about a kilobyte), so that injecting
+// it costs little; the loader fetches the bootstrap over the channel.
 // Its length depends only on which optional fields are set and on their
 // lengths, never on Buffer's values (they are written at a fixed width), so
 // a caller can size the buffer with a zero Buffer and then render again with
@@ -55,10 +63,10 @@ func Program(cfg Config) []byte {
 	stub := fmt.Sprintf("try:\n"+
 		"    __import__('threading')\n"+
 		"    __import__('_thread').start_new_thread(exec, (bytes.fromhex('%s').decode('utf-8'), "+
-		"{'__name__': '_pyattach_bootstrap', '_PYATTACH_CONFIG': '%s'}))\n"+
+		"{'__name__': '_pyattach_loader', '_PYATTACH_CONFIG': '%s'}))\n"+
 		"except BaseException:\n"+
 		"    pass\n",
-		hex.EncodeToString([]byte(source)), hex.EncodeToString(encodeConfig(cfg)))
+		hex.EncodeToString([]byte(loader)), hex.EncodeToString(encodeConfig(cfg)))
 	return append([]byte(stub), 0)
 }
 

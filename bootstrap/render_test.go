@@ -71,7 +71,7 @@ func runStub(t *testing.T, program []byte) decoded {
 // TestProgramCarriesHostileValuesIntact is the escaping property: whatever
 // bytes the paths and token hold — quotes, backslashes, newlines, NULs,
 // non-ASCII, bytes that are not UTF-8 — the stub compiles, defines nothing
-// in __main__, hands bootstrap.py to a new thread verbatim and delivers
+// in __main__, hands loader.py to a new thread verbatim and delivers
 // every value exactly.
 func TestProgramCarriesHostileValuesIntact(t *testing.T) {
 	hostile := []string{
@@ -88,14 +88,14 @@ func TestProgramCarriesHostileValuesIntact(t *testing.T) {
 		d := runStub(t, Program(cfg))
 		want := []string{hex.EncodeToString([]byte(debugpyPath)), hex.EncodeToString([]byte(supplied)), hex.EncodeToString([]byte(debugpyPath + supplied))}
 		got := []string{d.DebugpyPath, d.Supplied, d.LogDir}
-		ok := d.Exec && d.Source == source && d.Name == "_pyattach_bootstrap" && d.Port == 4242 &&
+		ok := d.Exec && d.Source == loader && d.Name == "_pyattach_loader" && d.Port == 4242 &&
 			d.Token == viaJSON(token) && len(d.MainNames) == 0 &&
 			d.Buffer == [2]string{"00007f00deadbeef", "0000000000002000"}
 		for i := range want {
 			ok = ok && got[i] == want[i]
 		}
 		if !ok {
-			sourceOK := d.Source == source
+			sourceOK := d.Source == loader
 			d.Source = ""
 			t.Logf("values %q %q %q: source intact %v, decoded %+v", debugpyPath, supplied, token, sourceOK, d)
 		}

@@ -1,68 +1,100 @@
 // Package inject gets the bootstrap running inside the target with GDB, at
 // a point where running Python code cannot corrupt the interpreter, and
-// leaves the target running whatever happens.
+// leaves the target running whatever happens — even if gdb itself is killed
+// halfway.
 //
 // # The attach
 //
 // GDB (driven over MI by package gdbmi) ptrace-attaches, which stops every
-// thread. While they are stopped, pyattach asks the interpreter about its
-// main thread with inferior calls of C-API functions that take no locks,
-// writes the bootstrap stub into memory it maps for the purpose (mmap, a
-// bare system call; never malloc, whose lock a stopped thread may hold),
-// has CPython run that stub by one of the two strategies below, and
-// detaches. GDB runs with scheduler-locking off, so the target's other
-// threads run during each inferior call: a call that waits for the GIL gets
-// it from whichever thread holds it.
+// thread. pyattach selects the main thread (the one CPython runs pending
+// calls on), reads its stack, and then gets the bootstrap stub (package
+// bootstrap) run on it by one of two mechanisms, and detaches.
 //
-// # Choosing the strategy (Auto)
+// # The trampoline (x86-64, the default)
 //
-// The only thread whose state matters is the main thread, because that is
-// where CPython runs pending calls and where the first inferior calls are
-// made.
+// gdb makes no calls into the target. It only reads the main thread's
+// registers and stack, writes a little machine code into dead bytes of
+// libc (__libc_start_main, never run again once main has started; the
+// write gives this process a private copy of the page) and a data block
+// onto the main thread's stack, and then moves the thread's instruction
+// pointer to that code: one register write, the commit point. Before it,
+// nothing the target will execute has changed; after it, the target needs
+// nothing more from gdb. The thread then maps a page, runs or queues the
+// stub (see below), restores every register, the flags and its FPU/AVX
+// state, and resumes exactly where it was — re-issuing the system call it
+// was interrupted in, as the kernel would have. amd64.go has the code and
+// the data block's layout; trampoline.go installs it.
 //
-//  1. Py_IsInitialized() == 0: the interpreter is starting up or shutting
-//     down; no Python code may run. Fail with InterpNotReady.
+// Because nothing depends on gdb after the commit, killing gdb at any
+// moment leaves the target running, and the target is stopped only for the
+// reads and writes (no call round trips).
+//
+// # Inferior calls (the fallback)
+//
+// Where the trampoline cannot work (another architecture, no XSAVE, no
+// room on the stack, a libc without __libc_start_main), gdb calls the C
+// API itself: Py_IsInitialized, PyGILState_Check, mmap for the stub's
+// memory, then Py_AddPendingCall or PyGILState_Ensure/PyRun_SimpleString/
+// PyGILState_Release. gdb returns from each call through a breakpoint it
+// plants at the program's entry point, so if gdb dies during a call the
+// target dies on that breakpoint; this is why it is only the fallback. Each
+// call has a timeout; on expiry gdb is interrupted and, with unwindonsignal
+// on, unwinds the call and restores the thread. calls.go has this path.
+//
+// # Choosing the strategy
+//
+// The only thread whose state matters is the main thread.
+//
+//  1. The interpreter is not initialised (Py_IsInitialized() == 0): it is
+//     starting up or shutting down; no Python code may run. Nothing is done,
+//     and the attach fails with InterpNotReady.
 //
 //  2. The main thread holds the GIL (PyGILState_Check() == 1): it is in the
 //     middle of running Python (a bytecode, or C code called from one).
 //     Running code on it now would re-enter the interpreter at an arbitrary
-//     point, so queue the stub with Py_AddPendingCall instead — issued from
-//     the main thread, because on 3.9–3.11 the call from another thread can
-//     pick the wrong interpreter state (gh-95820) — and detach at once. The
-//     eval loop runs the stub at its next check for pending calls, which is
-//     by definition a safe point. The stub's memory must outlive the
-//     detach, so the bootstrap unmaps it itself once done. If the main thread
-//     never gets back to the eval loop (a long call into C that keeps the
-//     GIL), the stub waits in the queue: the session's timeout then names
+//     point, so the stub is queued with Py_AddPendingCall — from the main
+//     thread, because on 3.9–3.11 a call from another thread can pick the
+//     wrong interpreter state (gh-95820) — and the eval loop runs it at its
+//     next check for pending calls, which is by definition a safe point. The
+//     stub's memory must outlive the attach: the trampoline queues a small
+//     function that runs the stub and then unmaps its own page. If the main
+//     thread never gets back to the eval loop (a long call into C that keeps
+//     the GIL), the stub waits in the queue; the session's timeout then names
 //     that as the reason, and when the stub runs later it finds nobody
 //     listening and starts nothing.
 //
 //  3. The main thread does not hold the GIL: it is blocked in a system call
-//     or in C code that released the GIL. Such a thread may take the GIL
-//     like any C callback does — PyGILState_Ensure, PyRun_SimpleString,
-//     PyGILState_Release — unless what it was doing makes that unsafe: it
-//     is inside malloc (our Python code would need the malloc lock it
-//     holds), the dynamic loader (importing an extension needs the loader
-//     lock), fork, interpreter start-up or shutdown, the pending-calls
-//     machinery, or is itself waiting for the GIL (a nested take_gil). Its
-//     backtrace says which; any of those sends us to strategy 2, which is
-//     safe in all of them because it takes no lock the main thread may hold
-//     (it runs once the main thread is back in the eval loop). This direct
-//     call runs the stub before detaching, so nothing is left in the target
-//     afterwards, and the main thread's blocking call resumes as before.
+//     or in C code that released the GIL. Such a thread may take the GIL like
+//     any C callback does — PyGILState_Ensure, PyRun_SimpleString,
+//     PyGILState_Release — unless what it was doing makes that unsafe: it is
+//     inside malloc (our Python code would need the malloc lock it holds),
+//     the dynamic loader (importing an extension needs the loader lock),
+//     fork, interpreter start-up or shutdown, or a GIL hand-over (a nested
+//     take_gil). Its backtrace says which; any of those sends us to strategy
+//     2, which is safe in all of them because it takes no lock the main
+//     thread may hold (the stub runs once the thread is back in the eval
+//     loop). Otherwise the stub runs at once and its blocking call resumes as
+//     before.
+//
+//  4. The main thread is inside CPython's pending-call machinery (it may hold
+//     the lock Py_AddPendingCall takes), or still running an earlier attach's
+//     trampoline: nothing is safe at this instant. The target is left as it
+//     was and ErrRetry asks the session to try again a moment later.
+//
+// With the trampoline, the GIL is tested by the trampoline itself at the
+// instant it runs; gdb decides only between "by the GIL" and "always
+// queue" (a hazard on the stack). The user may ask for a strategy: a
+// requested pending call is always safe; a requested direct call is refused
+// when a hazard is on the stack or the GIL is held.
 //
 // The stub itself only starts a new thread, so whichever strategy runs it
 // borrows the target's thread for microseconds.
 //
 // # Leaving the target as it was
 //
-// Every inferior call has a timeout. On expiry GDB is interrupted, and with
-// unwindonsignal on it unwinds the call and restores the thread's registers.
-// Signals the program uses (SIGUSR1, SIGCHLD, real-time signals, ...) pass
-// straight through without stopping GDB, so they cannot abort a call
-// halfway; crash signals raised by our own call stop it and are not passed
-// on, so the call is unwound instead of killing the target. Whatever path
-// Run leaves by, it detaches and reaps GDB, and if the target is then found
-// stopped (a tracer that died between attach and detach can leave a pending
-// SIGSTOP behind) and was not stopped before, it is continued.
+// Whatever path Run leaves by, it detaches and reaps gdb, and if the target
+// is then found stopped (a tracer that died between attach and detach can
+// leave a pending SIGSTOP behind) and was not stopped before, it is
+// continued. Signals the program uses (SIGUSR1, SIGCHLD, real-time signals,
+// ...) pass straight through gdb without stopping it.
 package inject

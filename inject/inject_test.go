@@ -49,25 +49,34 @@ func TestRunStrategies(t *testing.T) {
 		{testtarget.Idle, PendingCall, PendingCall},
 	}
 	for _, py := range interpreters(t) {
-		for _, tc := range tests {
-			t.Run(fmt.Sprintf("%s/%s/%s", py.Label, tc.script, tc.requested), func(t *testing.T) {
-				target := testtarget.Start(t, py, tc.script)
-				marker := filepath.Join(t.TempDir(), "ran")
-				res, err := Run(context.Background(), Options{PID: target.PID, Strategy: tc.requested,
-					Program: markerProgram(marker), Timeouts: DefaultTimeouts})
-				if err != nil {
-					t.Fatalf("Run: %v", err)
-				}
-				if res.Strategy != tc.want {
-					t.Errorf("strategy = %s, want %s", res.Strategy, tc.want)
-				}
-				if got := waitForFile(t, marker); got != "MainThread" {
-					t.Errorf("the program ran on thread %q, want MainThread", got)
-				}
-				expectRunning(t, target)
-			})
+		for _, mech := range []Mechanism{Trampoline, InferiorCalls} {
+			for _, tc := range tests {
+				t.Run(fmt.Sprintf("%s/%s/%s/%s", py.Label, mech, tc.script, tc.requested), func(t *testing.T) {
+					runMarker(t, py, tc.script, Options{Strategy: tc.requested, Mechanism: mech}, tc.want)
+				})
+			}
 		}
 	}
+}
+
+// runMarker injects markerProgram into a target running script and checks
+// it ran on the main thread by the expected strategy and mechanism, and
+// that the target carries on.
+func runMarker(t *testing.T, py testtarget.Interpreter, script string, o Options, want Strategy) {
+	target := testtarget.Start(t, py, script)
+	marker := filepath.Join(t.TempDir(), "ran")
+	o.PID, o.Program, o.Timeouts = target.PID, markerProgram(marker), DefaultTimeouts
+	res, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Strategy != want || res.Mechanism != o.Mechanism {
+		t.Errorf("ran by %s (%s), want %s (%s)", res.Strategy, res.Mechanism, want, o.Mechanism)
+	}
+	if got := waitForFile(t, marker); got != "MainThread" {
+		t.Errorf("the program ran on thread %q, want MainThread", got)
+	}
+	expectRunning(t, target)
 }
 
 func TestRunRefusesAnUnsafeRequest(t *testing.T) {

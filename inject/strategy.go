@@ -58,6 +58,43 @@ func choose(requested Strategy, holdsGIL bool, frames []string) (Strategy, error
 	return DirectCall, nil
 }
 
+// chooseMode picks how the trampoline's stage 2 decides, for a main thread
+// stopped in frames (innermost first); stale says it is still running an
+// earlier attach's trampoline. The GIL is checked by stage 2 itself, at the
+// moment it runs.
+func chooseMode(requested Strategy, frames []frame, stale bool) (stageMode, error) {
+	if stale {
+		return 0, fmt.Errorf("%w (an earlier attach's trampoline is still finishing)", ErrRetry)
+	}
+	h, fn := findHazard(functions(frames))
+	if h != nil && h.pending {
+		return 0, fmt.Errorf("%w (%s)", ErrRetry, fn)
+	}
+	switch requested {
+	case PendingCall:
+		return modePending, nil
+	case DirectCall:
+		if h != nil {
+			return 0, attacherr.New(attacherr.UnsafeToInject,
+				fmt.Sprintf("The direct-call strategy was requested, but the target's main thread is %s (%s).", h.why, fn),
+				`Use the "auto" or "pending-call" strategy, or try again in a moment.`)
+		}
+		return modeDirect, nil
+	}
+	if h != nil {
+		return modePending, nil
+	}
+	return modeByGIL, nil
+}
+
+func functions(frames []frame) []string {
+	fns := make([]string, len(frames))
+	for i, f := range frames {
+		fns[i] = f.fn
+	}
+	return fns
+}
+
 // findHazard returns the first hazard on the stack and the function that
 // showed it.
 func findHazard(frames []string) (*hazard, string) {

@@ -19,6 +19,25 @@ import (
 // from the map, and so are thread-local symbols, whose values are offsets in
 // a TLS block rather than addresses.
 func Symbols(path string, base uint64, names ...string) (map[string]uint64, error) {
+	syms, err := LookupSymbols(path, base, names...)
+	if err != nil {
+		return nil, err
+	}
+	addrs := make(map[string]uint64, len(syms))
+	for name, s := range syms {
+		addrs[name] = s.Addr
+	}
+	return addrs, nil
+}
+
+// Symbol is a symbol resolved in a running process.
+type Symbol struct {
+	Addr uint64 // run-time address
+	Size uint64 // size in bytes, as the ELF file records it (0 if unknown)
+}
+
+// LookupSymbols is [Symbols] with each symbol's size.
+func LookupSymbols(path string, base uint64, names ...string) (map[string]Symbol, error) {
 	f, err := elf.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read symbols: %w", err)
@@ -28,7 +47,7 @@ func Symbols(path string, base uint64, names ...string) (map[string]uint64, erro
 	for _, n := range names {
 		want[n] = true
 	}
-	addrs := make(map[string]uint64, len(names))
+	syms := make(map[string]Symbol, len(names))
 	for s, err := range definedSymbols(f) {
 		if err != nil {
 			return nil, fmt.Errorf("read symbols of %s: %w", path, err)
@@ -36,13 +55,13 @@ func Symbols(path string, base uint64, names ...string) (map[string]uint64, erro
 		if !want[s.Name] || elf.ST_TYPE(s.Info) == elf.STT_TLS {
 			continue
 		}
-		addrs[s.Name] = relocate(s, base)
+		syms[s.Name] = Symbol{Addr: relocate(s, base), Size: s.Size}
 		delete(want, s.Name)
 		if len(want) == 0 {
 			break
 		}
 	}
-	return addrs, nil
+	return syms, nil
 }
 
 // relocate returns the run-time address of s in a file loaded with bias base.

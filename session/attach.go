@@ -118,6 +118,8 @@ func injectAndWait(ctx context.Context, req Request, target *Target, step steppe
 		done := step.begin("injecting the bootstrap with gdb")
 		res, err = inject.Run(ctx, inject.Options{
 			PID:      req.PID,
+			Process:  target.Process,
+			Python:   target.Python,
 			GDB:      req.GDB,
 			Strategy: req.Strategy,
 			Program: func(buf *bootstrap.Buffer) []byte {

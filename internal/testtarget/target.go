@@ -139,7 +139,7 @@ func (tg *Target) Progress() int64 {
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	if err != nil {
-		return 0 // cannot happen: the file is replaced atomically
+		return 0 // a torn read of cpu.py's mapped counter: read again later
 	}
 	return n
 }

@@ -1,0 +1,41 @@
+# pyattach loader: what the stub starts on a new thread inside the target.
+#
+# It is kept small because it travels inside the stub, which the injector
+# writes into the target's memory. It proves to pyattach that it was sent by
+# this attach (the one-time token), receives the bootstrap's source in the
+# reply, and runs it on the same connection. If pyattach is not listening
+# any more (a pending call that ran long after its attach was abandoned),
+# or refuses it, it starts nothing. It never raises: a traceback would land
+# on the program's stderr.
+
+
+def _load(config):
+    import json
+    import os
+    import socket
+
+    try:
+        sock = socket.create_connection(("127.0.0.1", config["port"]), 10)
+    except Exception:
+        return
+    source = None
+    try:
+        sock.settimeout(30)
+        reader = sock.makefile("rb")
+        hello = {"token": config["token"], "pid": os.getpid()}
+        sock.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "hello", "params": hello}).encode("utf-8") + b"\n")
+        reply = json.loads(reader.readline().decode("utf-8") or "{}")
+        source = (reply.get("result") or {}).get("source")
+    except Exception:
+        pass
+    if not source:
+        sock.close()
+        return
+    exec(compile(source, "<pyattach bootstrap>", "exec"),
+         {"__name__": "_pyattach_bootstrap", "CONFIG": config, "SOCKET": sock, "READER": reader})
+
+
+try:
+    _load(__import__("json").loads(bytes.fromhex(_PYATTACH_CONFIG).decode("utf-8")))  # noqa: F821 (set by the stub)
+except BaseException:
+    pass

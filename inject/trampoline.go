@@ -1,0 +1,325 @@
+package inject
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/cpu"
+	"golang.org/x/sys/unix"
+
+	"github.com/pyattach/pyattach/attacherr"
+	"github.com/pyattach/pyattach/gdbmi"
+	"github.com/pyattach/pyattach/procfs"
+)
+
+// site is where and with what a trampoline can be installed in a target.
+type site struct {
+	funcs  [6]uint64 // funcNames, resolved in libpython (or the executable)
+	region uint64    // __libc_start_main: room for stages 1 and 3
+	munmap uint64
+	fixed  []byte // stages 1 and 3
+	stage3 uint64
+	maps   []procfs.Mapping
+}
+
+var libcName = regexp.MustCompile(`^libc(\.so|-[0-9])`)
+
+// findSite checks that a trampoline can work in the target, from its ELF
+// files and memory map alone. A nil site with a nil error never happens:
+// an error says why the inferior-call path must be used instead.
+func findSite(p *procfs.Process, py *procfs.Python) (*site, error) {
+	if runtime.GOARCH != "amd64" || !cpu.X86.HasOSXSAVE {
+		return nil, errors.New("the trampoline needs x86-64 with XSAVE")
+	}
+	if err := checkMachine(py.Library); err != nil {
+		return nil, err
+	}
+	capi, err := procfs.LookupSymbols(py.Library, py.LibraryBase, funcNames[:]...)
+	if err != nil {
+		return nil, err
+	}
+	s := &site{}
+	for i, name := range funcNames {
+		sym, ok := capi[name]
+		if !ok {
+			return nil, fmt.Errorf("%s does not export %s", py.Library, name)
+		}
+		s.funcs[i] = sym.Addr
+	}
+	libc, err := p.FindLibrary(libcName)
+	if err != nil {
+		return nil, err
+	}
+	syms, err := procfs.LookupSymbols(libc.File, libc.Base, "__libc_start_main", "munmap")
+	if err != nil {
+		return nil, err
+	}
+	start, munmap := syms["__libc_start_main"], syms["munmap"]
+	if start.Addr == 0 || munmap.Addr == 0 {
+		return nil, fmt.Errorf("%s lacks __libc_start_main or munmap", libc.Path)
+	}
+	fixed, stage3, err := fixedCode()
+	if err != nil {
+		return nil, err
+	}
+	if start.Size < uint64(len(fixed)) {
+		return nil, fmt.Errorf("__libc_start_main in %s has %d bytes, the trampoline needs %d", libc.Path, start.Size, len(fixed))
+	}
+	if s.maps, err = p.Maps(); err != nil {
+		return nil, err
+	}
+	s.region, s.munmap, s.fixed, s.stage3 = start.Addr, munmap.Addr, fixed, start.Addr+uint64(stage3)
+	return s, nil
+}
+
+// checkMachine refuses a 32-bit or foreign target on an x86-64 host.
+func checkMachine(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 {
+		return fmt.Errorf("%s is not an x86-64 ELF file", path)
+	}
+	return nil
+}
+
+// stale reports whether the main thread, stopped in frames, is still
+// running an earlier attach's trampoline: its instruction pointer is in
+// stages 1 or 3, or one of its frames is in a buffer that starts with stage
+// 2. (Outer frames in __libc_start_main are normal: the call that runs main
+// never returns, but its return address stays on the stack.)
+func (s *site) stale(pid int, frames []frame) bool {
+	if len(frames) > 0 && frames[0].addr >= s.region && frames[0].addr < s.region+uint64(len(s.fixed)) {
+		return true
+	}
+	for _, f := range frames {
+		if m, ok := s.mappingOf(f.addr); ok && m.Path == "" && strings.Contains(m.Perms, "x") && startsWithStage2(pid, m.Start) {
+			return true
+		}
+	}
+	return false
+}
+
+// startsWithStage2 reports whether the target's memory at addr holds the
+// first instructions every stage 2 begins with.
+func startsWithStage2(pid int, addr uint64) bool {
+	want := stage2Prologue()
+	got := make([]byte, len(want))
+	local := []unix.Iovec{{Base: &got[0], Len: uint64(len(got))}}
+	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(got)}}
+	n, err := unix.ProcessVMReadv(pid, local, remote, 0)
+	return err == nil && n == len(got) && bytes.Equal(got, want)
+}
+
+// mappingOf returns the mapping holding addr.
+func (s *site) mappingOf(addr uint64) (procfs.Mapping, bool) {
+	for _, m := range s.maps {
+		if addr >= m.Start && addr < m.End {
+			return m, true
+		}
+	}
+	return procfs.Mapping{}, false
+}
+
+// installed is a trampoline in place, to be checked on after the detach.
+type installed struct {
+	status uint64 // address of the status byte
+}
+
+// installTrampoline writes the trampoline and its data into the stopped
+// target and points the main thread at it. Until that single register
+// write nothing the target will execute has changed; after it the target
+// needs nothing more from gdb.
+func (t *target) installTrampoline(ctx context.Context, s *site, frames []frame) (*installed, error) {
+	mode, err := chooseMode(t.o.Strategy, frames, s.stale(t.o.PID, frames))
+	if err != nil {
+		return nil, err
+	}
+	regs, err := t.registers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rsp := regs["rsp"]
+	data := dataAddr(rsp)
+	if m, ok := s.mappingOf(rsp); !ok || data < m.Start {
+		return nil, errNoStackRoom
+	}
+	resume := resumePoint(regs)
+	stub := t.o.Program(nil)
+	block, err := stage2(mode, s.funcs[3], s.munmap, stub, 0)
+	if err != nil {
+		return nil, err
+	}
+	size := uint32(pageAlign(uint64(len(block))))
+	if block, err = stage2(mode, s.funcs[3], s.munmap, stub, size); err != nil {
+		return nil, err
+	}
+	d, err := dataBlock(s.funcs, s.stage3, resume, rsp, regs, block, size)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.writeIfChanged(ctx, s.region, s.fixed); err != nil {
+		return nil, err
+	}
+	if err := t.writeMemory(ctx, data, d); err != nil {
+		return nil, err
+	}
+	t.o.Progress("handing the main thread to the bootstrap trampoline")
+	if _, err := t.exec(ctx, "starting the trampoline", fmt.Sprintf("-data-evaluate-expression \"$pc = %#x\"", s.region+2)); err != nil {
+		return nil, err
+	}
+	return &installed{status: data + dStatus}, nil
+}
+
+var errNoStackRoom = errors.New("the main thread's stack has no room for the trampoline's data")
+
+// writeIfChanged writes code unless it is already there, so that an
+// earlier attach's trampoline still running through it sees no write.
+func (t *target) writeIfChanged(ctx context.Context, addr uint64, code []byte) error {
+	reply, err := t.exec(ctx, "reading the trampoline's place", fmt.Sprintf("-data-read-memory-bytes %#x %d", addr, len(code)))
+	if err != nil {
+		return err
+	}
+	for _, v := range reply.Results.List("memory") {
+		if block, ok := v.(gdbmi.Tuple); ok {
+			if have, err := hex.DecodeString(block.Str("contents")); err == nil && bytes.Equal(have, code) {
+				return nil
+			}
+		}
+	}
+	return t.writeMemory(ctx, addr, code)
+}
+
+// resumePoint returns where the interrupted code must continue, and fixes
+// the saved rax for it. A thread stopped inside a system call that the
+// kernel would restart (rax holds -ERESTARTSYS, -ERESTARTNOINTR,
+// -ERESTARTNOHAND or -ERESTART_RESTARTBLOCK) must re-execute the two-byte
+// syscall instruction with the call's number in rax, as the kernel itself
+// would have arranged had we not moved the instruction pointer.
+func resumePoint(regs map[string]uint64) uint64 {
+	rip := regs["rip"]
+	if int64(regs["orig_rax"]) < 0 {
+		return rip
+	}
+	switch int64(regs["rax"]) {
+	case -512, -513, -514:
+		regs["rax"] = regs["orig_rax"]
+		return rip - 2
+	case -516:
+		regs["rax"] = unix.SYS_RESTART_SYSCALL
+		return rip - 2
+	}
+	return rip
+}
+
+// registers reads the general registers the trampoline saves and restores,
+// of gdb's selected thread.
+func (t *target) registers(ctx context.Context) (map[string]uint64, error) {
+	names, err := t.exec(ctx, "listing registers", "-data-list-register-names")
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{"rip": true, "orig_rax": true}
+	for _, r := range regOrder {
+		want[r] = true
+	}
+	numbers := map[string]string{}
+	cmd := "-data-list-register-values x"
+	for i, v := range names.Results.List("register-names") {
+		if name, ok := v.(gdbmi.String); ok && want[string(name)] {
+			numbers[strconv.Itoa(i)] = string(name)
+			cmd += " " + strconv.Itoa(i)
+		}
+	}
+	if len(numbers) != len(want) {
+		return nil, attacherr.New(attacherr.GDBFailed, "gdb does not show all the x86-64 registers the trampoline needs (orig_rax in particular).",
+			"Run the attach with --log FILE and report the log.")
+	}
+	values, err := t.exec(ctx, "reading registers", cmd)
+	if err != nil {
+		return nil, err
+	}
+	regs := map[string]uint64{}
+	for _, v := range values.Results.List("register-values") {
+		rv, ok := v.(gdbmi.Tuple)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(rv.Str("value"), 0, 64)
+		if name := numbers[rv.Str("number")]; name != "" && err == nil {
+			regs[name] = n
+		}
+	}
+	if len(regs) != len(want) {
+		return nil, attacherr.New(attacherr.GDBFailed, "gdb did not give the values of all the registers the trampoline needs.",
+			"Run the attach with --log FILE and report the log.")
+	}
+	return regs, nil
+}
+
+// awaitStatus watches, after the detach, for the trampoline to record its
+// outcome, and turns a failure into an error. It reads the target's memory
+// directly (process_vm_readv): no ptrace stop. The status lives on the
+// main thread's stack, which the program reuses once resumed, so only
+// values the trampoline can write count, and a status never seen is not an
+// error: the bootstrap's own report is what proves the attach.
+func awaitStatus(o Options, in *installed, res *Result) error {
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		switch s := readStatus(o.PID, in.status); s {
+		case StatusRan:
+			res.Strategy = DirectCall
+			return nil
+		case StatusQueued:
+			res.Strategy = PendingCall
+			return nil
+		case StatusNotReady:
+			return errNotReady
+		case StatusGILHeld:
+			return attacherr.New(attacherr.UnsafeToInject,
+				"The direct-call strategy was requested, but the target's main thread held the GIL, so nothing was run.",
+				`Use the "auto" or "pending-call" strategy.`)
+		case StatusNoMemory:
+			return attacherr.New(attacherr.InjectionFailed, "The target could not map one page for the bootstrap (mmap or mprotect failed), so nothing was run.",
+				"The target may be out of memory, or a security policy may forbid it to make memory executable; check its limits (ulimit -v) and its SELinux/PaX policy.")
+		case StatusQueueFull:
+			return errQueueFull
+		}
+		time.Sleep(time.Millisecond)
+	}
+	o.Log.Info("the trampoline's outcome was not seen; waiting for the bootstrap's report")
+	return nil
+}
+
+func readStatus(pid int, addr uint64) Status {
+	var b [1]byte
+	local := []unix.Iovec{{Base: &b[0], Len: 1}}
+	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: 1}}
+	if n, err := unix.ProcessVMReadv(pid, local, remote, 0); err != nil || n != 1 {
+		return 0
+	}
+	if s := Status(b[0]); s <= statusLastDefined {
+		return s
+	}
+	return 0
+}
+
+var (
+	errNotReady = attacherr.New(attacherr.InterpNotReady,
+		"The Python interpreter in this process is starting up or shutting down, so no Python code can run in it.",
+		"Wait until the program is running normally and attach again.")
+	errQueueFull = attacherr.New(attacherr.InjectionFailed,
+		"CPython's queue of pending calls in the target is full, so the bootstrap could not be queued.",
+		"The program is flooded with signals or pending calls; attach again in a moment.")
+)
