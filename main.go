@@ -5,6 +5,8 @@
 //	pyattach dap [--log FILE] [--gdb PATH]    serve one DAP session on stdin/stdout
 //	pyattach debug PID --break FILE:LINE      attach, report the stops, detach (no editor)
 //	pyattach demo                             the above, on a sample service it starts
+//	pyattach ps [--all] [--json]              list the Python processes to attach to
+//	pyattach doctor [--json] [PID]            say what would make an attach fail, and the fix
 //	pyattach install-debugpy                  install pyattach's own copy of debugpy
 //	pyattach version                          print versions
 package main
@@ -42,7 +44,9 @@ var commands = map[string]func(args []string, stdin io.Reader, stdout, stderr io
 	"dap":             runDAP,
 	"debug":           runDebug,
 	"demo":            runDemo,
+	"doctor":          runDoctor,
 	"install-debugpy": runInstallDebugpy,
+	"ps":              runPS,
 	"version":         runVersion,
 }
 
@@ -77,6 +81,11 @@ commands:
                                  attach without an editor: print the stack and locals at each
                                  stop, then detach and leave the process running
   demo [--python PY]             start a sample service, attach to it, stop at a breakpoint, detach
+  ps [--all] [--json]            list the Python processes you can attach to, and why not for the others
+                                 (--json: the format in docs/ps-json.md, for process pickers)
+  doctor [--json] [--gdb PATH] [PID]
+                                 check gdb, ptrace permission and, given a PID, that process;
+                                 each failed check says how to fix it; exits 1 if an attach would fail
   install-debugpy [--python PY]  install pyattach's own debugpy `+debugpydist.Version+`, used for targets without one
   version                        print pyattach's version and the debugpy it supplies
 

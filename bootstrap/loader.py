@@ -13,6 +13,13 @@ def _load(config):
     import json
     import os
     import socket
+    import threading
+
+    # Ours, not the program's: debugpy must neither trace this thread nor
+    # count it as a reason to keep the session alive.
+    me = threading.current_thread()
+    me.pydev_do_not_trace = True
+    me.is_pydev_daemon_thread = True
 
     try:
         sock = socket.create_connection(("127.0.0.1", config["port"]), 10)

@@ -49,10 +49,13 @@ type wireConfig struct {
 
 // Program returns the NUL-terminated C string to pass to PyRun_SimpleString.
 //
-// The stub runs on the target's main thread. It imports threading there
-// first: the threading module takes the thread that first imports it as
-// the main thread, and debugpy ends its session when that thread dies, so
-// the bootstrap's short-lived worker must not be the first to import it.
+// The stub runs on the target's main thread. It starts the loader on a
+// threading.Thread, which both imports threading there first — the module
+// takes the thread that first imports it as the main thread, and debugpy
+// ends its session when that thread dies, so the short-lived worker must
+// not be the first — and leaves no trace in threading's registry once the
+// worker ends (a thread started with _thread would stay in the debugger's
+// thread list forever as a "Dummy" thread).
 // The stub carries only the loader (about a kilobyte), so that injecting
 // it costs little; the loader fetches the bootstrap over the channel.
 // Its length depends only on which optional fields are set and on their
@@ -61,9 +64,8 @@ type wireConfig struct {
 // the real one.
 func Program(cfg Config) []byte {
 	stub := fmt.Sprintf("try:\n"+
-		"    __import__('threading')\n"+
-		"    __import__('_thread').start_new_thread(exec, (bytes.fromhex('%s').decode('utf-8'), "+
-		"{'__name__': '_pyattach_loader', '_PYATTACH_CONFIG': '%s'}))\n"+
+		"    __import__('threading').Thread(target=exec, name='pyattach-bootstrap', daemon=True, args=(bytes.fromhex('%s').decode('utf-8'), "+
+		"{'__name__': '_pyattach_loader', '_PYATTACH_CONFIG': '%s'})).start()\n"+
 		"except BaseException:\n"+
 		"    pass\n",
 		hex.EncodeToString([]byte(loader)), hex.EncodeToString(encodeConfig(cfg)))

@@ -11,13 +11,18 @@ import (
 )
 
 // harness runs a rendered stub the way PyRun_SimpleString would (in a
-// __main__ namespace), but with _thread.start_new_thread replaced so that
-// nothing starts: it prints what the stub would have run — the bootstrap
-// source and the decoded config — and whether __main__ gained any names.
+// __main__ namespace), but with threading.Thread replaced so that nothing
+// starts: it prints what the stub would have run — the loader's source and
+// the decoded config — and whether __main__ gained any names.
 const harness = `
-import _thread, json, sys
+import json, sys, threading
 captured = {}
-_thread.start_new_thread = lambda f, args: captured.update(f=f, args=args)
+class FakeThread(object):
+    def __init__(self, target=None, name=None, daemon=None, args=()):
+        captured.update(f=target, args=args, thread=name, daemon=daemon)
+    def start(self):
+        captured["started"] = True
+threading.Thread = FakeThread
 stub = sys.stdin.buffer.read().rstrip(b"\0").decode("ascii")
 main = {"__name__": "__main__", "__builtins__": __builtins__}
 exec(compile(stub, "<stub>", "exec"), main)
@@ -27,7 +32,8 @@ def path(key):
     import os
     return os.fsencode(os.fsdecode(bytes.fromhex(cfg.get(key, "")))).hex()
 json.dump({
-    "exec": captured["f"] is exec,
+    "exec": captured["f"] is exec and captured["started"] and captured["daemon"] is True,
+    "thread": captured["thread"],
     "source": source,
     "name": ns["__name__"],
     "token": cfg["token"],
@@ -42,6 +48,7 @@ json.dump({
 
 type decoded struct {
 	Exec        bool      `json:"exec"`
+	Thread      string    `json:"thread"`
 	Source      string    `json:"source"`
 	Name        string    `json:"name"`
 	Token       string    `json:"token"`
@@ -88,7 +95,7 @@ func TestProgramCarriesHostileValuesIntact(t *testing.T) {
 		d := runStub(t, Program(cfg))
 		want := []string{hex.EncodeToString([]byte(debugpyPath)), hex.EncodeToString([]byte(supplied)), hex.EncodeToString([]byte(debugpyPath + supplied))}
 		got := []string{d.DebugpyPath, d.Supplied, d.LogDir}
-		ok := d.Exec && d.Source == loader && d.Name == "_pyattach_loader" && d.Port == 4242 &&
+		ok := d.Exec && d.Thread == "pyattach-bootstrap" && d.Source == loader && d.Name == "_pyattach_loader" && d.Port == 4242 &&
 			d.Token == viaJSON(token) && len(d.MainNames) == 0 &&
 			d.Buffer == [2]string{"00007f00deadbeef", "0000000000002000"}
 		for i := range want {

@@ -28,6 +28,7 @@ func TestAttach(t *testing.T) {
 				c := startSession(t)
 				stopped := attachAndBreak(t, c, target, line)
 				inspectTick(t, c, stopped.ThreadId, target.Script, line)
+				expectThreads(t, c, "MainThread")
 				c.Next(stopped.ThreadId)
 				next := c.ExpectStopped()
 				if frames := c.StackTrace(next.ThreadId); frames[0].Line != line+1 {
@@ -62,7 +63,7 @@ func startSession(t *testing.T) *daptest.Client {
 // script and waits for a thread to stop there.
 func attachAndBreak(t *testing.T, c *daptest.Client, target *testtarget.Target, line int, extra ...map[string]any) dap.StoppedEventBody {
 	t.Helper()
-	args := map[string]any{"processId": target.PID, "justMyCode": false}
+	args := map[string]any{"processId": target.PID}
 	for _, e := range extra {
 		for k, v := range e {
 			args[k] = v
@@ -101,6 +102,19 @@ func inspectTick(t *testing.T, c *daptest.Client, threadID int, script string, l
 	}
 	if got := c.Evaluate("counter + i", top.Id, "repl").Result; got != strconv.Itoa(3*n) {
 		t.Errorf("evaluate counter + i = %s; want %d", got, 3*n)
+	}
+}
+
+// expectThreads checks the debugger shows exactly the program's threads:
+// nothing pyattach or its bootstrap started may appear.
+func expectThreads(t *testing.T, c *daptest.Client, names ...string) {
+	t.Helper()
+	var got []string
+	for _, th := range c.Threads() {
+		got = append(got, th.Name)
+	}
+	if strings.Join(got, ",") != strings.Join(names, ",") {
+		t.Errorf("threads = %q, want %q", got, names)
 	}
 }
 

@@ -143,7 +143,14 @@ func attachAndInject(ctx context.Context, g *gdbmi.Client, o Options) (res Resul
 		return res, nil, err
 	}
 	defer func() {
-		if derr := detach(g, o); derr != nil && err == nil {
+		derr := detach(g, o)
+		switch {
+		case derr == nil:
+		case in != nil && errors.Is(derr, gdbmi.ErrExited):
+			// gdb died after the commit: the kernel detached the target, and
+			// the trampoline needs nothing more from gdb.
+			o.Log.Warn("gdb exited after the trampoline was started; carrying on", "err", derr)
+		case err == nil:
 			err = derr
 		}
 		res.Paused = time.Since(stoppedAt)

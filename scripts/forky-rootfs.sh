@@ -105,7 +105,7 @@ debootstrap --variant=minbase --include="$PACKAGES" --keyring="$KEYRING" \
 	tail -n 30 "$DIR.log" >&2
 	die "debootstrap failed after $(elapsed "$step"); full log in $DIR.log"
 }
-say "debootstrap took $(elapsed "$step")"
+say "debootstrap took $(elapsed "$step"); $(grep -m1 'Valid Release signature' "$DIR.log" | sed 's/^I: //')"
 
 # The package cache is only needed to build; the tests need the interpreter.
 rm -rf "$PARTIAL"/var/cache/apt/archives/*.deb "$PARTIAL"/var/lib/apt/lists/*_Packages

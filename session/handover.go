@@ -80,6 +80,11 @@ func StripAttach(body []byte) ([]byte, error) {
 	if args == nil {
 		args = map[string]json.RawMessage{}
 	}
+	// debugpy cannot take an empty arguments object; editors always send
+	// at least the configuration's "request".
+	if _, ok := args["request"]; !ok {
+		args["request"] = json.RawMessage(`"attach"`)
+	}
 	raw, err := json.Marshal(args)
 	if err != nil {
 		return nil, err

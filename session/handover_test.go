@@ -25,6 +25,7 @@ func TestStripAttach(t *testing.T) {
 		t.Errorf("envelope changed: %s", out)
 	}
 	want := map[string]string{
+		"request":      `"attach"`,
 		"justMyCode":   `false`,
 		"pathMappings": `[{"localRoot":"/a","remoteRoot":"/b"}]`,
 		"rules":        `[{"path":"x","include":false}]`,
@@ -43,7 +44,7 @@ func TestStripAttach(t *testing.T) {
 
 func TestStripAttachWithoutArguments(t *testing.T) {
 	out, err := StripAttach([]byte(`{"seq":1,"type":"request","command":"attach"}`))
-	if err != nil || string(out) != `{"arguments":{},"command":"attach","seq":1,"type":"request"}` {
+	if err != nil || string(out) != `{"arguments":{"request":"attach"},"command":"attach","seq":1,"type":"request"}` {
 		t.Errorf("StripAttach = %s, %v", out, err)
 	}
 }

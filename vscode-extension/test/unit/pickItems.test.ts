@@ -1,0 +1,75 @@
+import * as assert from 'node:assert/strict';
+
+import { ENTER_PID_ITEM, pickerContents } from '../../src/pickItems';
+import { parsePsOutput } from '../../src/processList';
+import { readFixture } from './fixtures';
+
+describe('pickerContents', () => {
+  const processes = parsePsOutput(readFixture('ps-typical.json'));
+  const { items, placeholder } = pickerContents({ ok: true, processes });
+
+  it('offers each process, then the PID entry', () => {
+    assert.equal(items.length, processes.length + 1);
+    assert.equal(items[items.length - 1], ENTER_PID_ITEM);
+    assert.match(placeholder, /Pick the Python process/);
+  });
+
+  const rows: { pid: number; label: string; description: string; detail: RegExp }[] = [
+    { pid: 1234, label: 'python3 app.py --port 8080', description: 'PID 1234 · CPython 3.11.7 · alice', detail: /^\$\(debug-alt\) Can attach · debugpy 1\.8\.20 · venv \/home\/alice\/proj\/\.venv$/ },
+    { pid: 2345, label: 'python3.12 -m worker', description: 'PID 2345 · CPython 3.12.1 · alice', detail: /Can attach · pyattach's own debugpy$/ },
+    { pid: 3456, label: 'python3.7 legacy.py', description: 'PID 3456 · CPython 3.7.16 · bob', detail: /^\$\(circle-slash\) Cannot attach: CPython 3\.7 is not supported\.$/ },
+    { pid: 4567, label: 'python3.10 server.py', description: 'PID 4567 · CPython 3.10 · 1002', detail: /Can attach · debugpy 1\.8\.20 already loaded$/ },
+  ];
+  rows.forEach((want, i) => {
+    it(`shows PID, version, command line and attachability of process ${want.pid}`, () => {
+      const item = items[i];
+      assert.equal(item.label, want.label);
+      assert.equal(item.description, want.description);
+      assert.match(item.detail, want.detail);
+    });
+  });
+
+  it('attaches to an attachable process at once', () => {
+    assert.deepEqual(items[0].action, { kind: 'attach', pid: 1234 });
+  });
+
+  it('asks before attaching to a process pyattach expects to fail on, giving reason and remedy', () => {
+    assert.deepEqual(items[2].action, {
+      kind: 'confirm',
+      pid: 3456,
+      warning: 'pyattach expects attaching to process 3456 to fail: CPython 3.7 is not supported. Run the program on CPython 3.8 or newer.',
+    });
+  });
+
+  it('labels a process without a known command line or version', () => {
+    const [item] = pickerContents({ ok: true, processes: parsePsOutput('{"processes":[{"pid":9,"uid":5,"attachable":true}]}') }).items;
+    assert.equal(item.label, 'process 9');
+    assert.equal(item.description, 'PID 9 · Python · uid 5');
+  });
+
+  it('says when pyattach gave no reason', () => {
+    const [item] = pickerContents({ ok: true, processes: parsePsOutput('{"processes":[{"pid":9,"attachable":false}]}') }).items;
+    assert.equal(item.detail, '$(circle-slash) Cannot attach: pyattach gave no reason.');
+    assert.deepEqual(item.action, { kind: 'confirm', pid: 9, warning: 'pyattach expects attaching to process 9 to fail: it gave no reason.' });
+  });
+
+  it('says so when there are no Python processes', () => {
+    const empty = pickerContents({ ok: true, processes: [] });
+    assert.deepEqual(
+      empty.items.map((i) => i.action.kind),
+      ['none', 'enter-pid'],
+    );
+    assert.match(empty.items[0].label, /No Python processes/);
+  });
+
+  it('explains a failed listing and still offers the PID entry', () => {
+    const failed = pickerContents({ ok: false, kind: 'too-old', message: '/opt/pyattach is too old to list processes.', remedy: 'Update pyattach.' });
+    assert.deepEqual(
+      failed.items.map((i) => i.action.kind),
+      ['none', 'enter-pid'],
+    );
+    assert.match(failed.items[0].label, /Cannot list the Python processes/);
+    assert.equal(failed.items[0].detail, '/opt/pyattach is too old to list processes. Update pyattach.');
+    assert.match(failed.placeholder, /could not list/);
+  });
+});
