@@ -292,6 +292,13 @@ func (c *Client) ExpectEventFunc(match func(*Message) bool) *Message {
 	return c.take("an event accepted by the match function", func(m *Message) bool { return m.Type == "event" && match(m) })
 }
 
+// ExpectFunc waits for the next message of any kind that match accepts,
+// such as "the attach failed, or initialized arrived", whichever is first.
+func (c *Client) ExpectFunc(what string, match func(*Message) bool) *Message {
+	c.t.Helper()
+	return c.take(what, match)
+}
+
 // ExpectReverseRequest waits for a request from the adapter, such as
 // runInTerminal or startDebugging; answer it with Respond or RespondError.
 func (c *Client) ExpectReverseRequest(command string) *Message {

@@ -30,6 +30,7 @@ var gdbSetup = []string{
 const detachTimeout = 10 * time.Second
 
 func startGDB(ctx context.Context, o Options) (*gdbmi.Client, error) {
+	began := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, o.Timeouts.Start)
 	defer cancel()
 	g, err := gdbmi.Start(sctx, gdbmi.Config{
@@ -45,8 +46,8 @@ func startGDB(ctx context.Context, o Options) (*gdbmi.Client, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, attacherr.Wrap(err, attacherr.GDBMissing, fmt.Sprintf("gdb was not found at %s.", o.GDB),
 			"Fix gdbPath in the attach configuration, or remove it to use the gdb on PATH.")
-	case sctx.Err() != nil && ctx.Err() == nil:
-		return nil, timeout("starting gdb", o.Timeouts.Start, err)
+	case sctx.Err() != nil:
+		return nil, timeout("starting gdb", began, err)
 	default:
 		return nil, attacherr.Wrap(err, attacherr.GDBFailed, fmt.Sprintf("gdb failed to start: %v.", err),
 			"Check that `gdb --version` runs in the same environment as pyattach.")
@@ -63,13 +64,14 @@ func startGDB(ctx context.Context, o Options) (*gdbmi.Client, error) {
 
 // attach ptrace-attaches gdb and waits until every thread has stopped.
 func attach(ctx context.Context, g *gdbmi.Client, o Options) (time.Time, error) {
+	began := time.Now()
 	actx, cancel := context.WithTimeout(ctx, o.Timeouts.Attach)
 	defer cancel()
 	if _, err := g.Exec(actx, fmt.Sprintf("-target-attach %d", o.PID)); err != nil {
-		return time.Time{}, attachError(o, actx, err)
+		return time.Time{}, attachError(o, actx, began, err)
 	}
 	if _, err := g.WaitAsync(actx, func(r gdbmi.Record) bool { return r.Kind == gdbmi.KindExec && r.Class == "stopped" }); err != nil {
-		return time.Time{}, attachError(o, actx, err)
+		return time.Time{}, attachError(o, actx, began, err)
 	}
 	stopped := time.Now()
 	if _, err := g.Exec(actx, "-gdb-set scheduler-locking off"); err != nil {
@@ -80,11 +82,11 @@ func attach(ctx context.Context, g *gdbmi.Client, o Options) (time.Time, error) 
 }
 
 // attachError explains a failed -target-attach.
-func attachError(o Options, actx context.Context, err error) error {
+func attachError(o Options, actx context.Context, began time.Time, err error) error {
 	var mi *gdbmi.Error
 	switch {
 	case actx.Err() != nil:
-		return timeout("attaching with ptrace", o.Timeouts.Attach, err)
+		return timeout("attaching with ptrace", began, err)
 	case errors.As(err, &mi) && strings.Contains(mi.Msg, "already traced"):
 		return attacherr.Wrap(err, attacherr.AlreadyTraced, fmt.Sprintf("Process %d is already being traced: %s", o.PID, oneLine(mi.Msg)),
 			"Detach the other debugger or tracer (gdb, strace, another pyattach) and try again.")
@@ -130,6 +132,7 @@ func targetStopped(pid int) bool {
 
 // exec runs one MI command; step names it for the user should it fail.
 func (t *target) exec(ctx context.Context, step, command string) (gdbmi.Reply, error) {
+	began := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, t.o.Timeouts.Call)
 	defer cancel()
 	reply, err := t.g.Exec(cctx, command)
@@ -138,7 +141,7 @@ func (t *target) exec(ctx context.Context, step, command string) (gdbmi.Reply, e
 	}
 	if cctx.Err() != nil {
 		t.recover(step)
-		return reply, timeout(step, t.o.Timeouts.Call, err)
+		return reply, timeout(step, began, err)
 	}
 	return reply, attacherr.Wrap(err, attacherr.GDBFailed, fmt.Sprintf("gdb failed while %s: %v.", step, err),
 		"The target was left running; run the attach with --log FILE to see gdb's messages.")
@@ -186,8 +189,9 @@ func (t *target) callInt(ctx context.Context, step, expr string) (int64, error) 
 	return n, nil
 }
 
-func timeout(step string, after time.Duration, err error) error {
-	return attacherr.Wrap(err, attacherr.Timeout, fmt.Sprintf("Timed out after %s while %s.", after, step),
+// timeout reports a step that ran out of time, its own or the attach's.
+func timeout(step string, began time.Time, err error) error {
+	return attacherr.Wrap(err, attacherr.Timeout, fmt.Sprintf("Timed out after %s while %s.", time.Since(began).Round(time.Millisecond), step),
 		"The target was left running. Try again; if it keeps happening, raise the attach timeout and send the --log FILE output.")
 }
 

@@ -1,0 +1,77 @@
+"""Behaviour 3, many threads: 26 CPU workers and 26 I/O workers.
+
+The "cpu-N" threads run pure Python in bursts of about half a millisecond
+with short sleeps between them (together they keep the GIL busy most of the
+time); the "io-N" threads sleep, then pass a request through a socket pair
+and call serve() with it. The main thread only
+adds up the work done and reports it. At the line marked BREAK:serve, name
+is the name of the thread running it and len(request) == 8 + seq % 50.
+
+Progress: requests served plus CPU rounds done, in the file named by
+PYATTACH_PROGRESS.
+"""
+import os
+import socket
+import threading
+import time
+
+CPU_WORKERS = 26
+IO_WORKERS = 26
+
+done = {}
+
+
+def crunch(n):
+    acc = 0
+    for k in range(n):
+        acc ^= k * 2654435761 & 0xFFFFFFFF
+    return acc
+
+
+def cpu_worker(name):
+    rounds = 0
+    while True:
+        crunch(3000)
+        rounds += 1
+        done[name] = rounds
+        time.sleep(0.02)
+
+
+def serve(name, seq, request):
+    reply = request.upper()
+    return len(reply)  # BREAK:serve
+
+
+def io_worker(name, delay):
+    client, server = socket.socketpair()
+    seq = 0
+    while True:
+        time.sleep(delay)
+        seq += 1
+        client.sendall(b"request:" + b"x" * (seq % 50))
+        serve(name, seq, server.recv(4096))
+        done[name] = seq
+
+
+def report(total):
+    path = os.environ.get("PYATTACH_PROGRESS")
+    if path:
+        with open(path + ".tmp", "w") as f:
+            f.write("%d\n" % total)
+        os.replace(path + ".tmp", path)
+
+
+def main():
+    for i in range(IO_WORKERS):
+        name = "io-%d" % i
+        threading.Thread(target=io_worker, name=name, args=(name, 0.02 + 0.003 * i), daemon=True).start()
+    for i in range(CPU_WORKERS):
+        name = "cpu-%d" % i
+        threading.Thread(target=cpu_worker, name=name, args=(name,), daemon=True).start()
+    while True:
+        time.sleep(0.05)
+        report(sum(done.values()))
+
+
+if __name__ == "__main__":
+    main()
