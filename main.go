@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -77,6 +78,8 @@ func usage(w io.Writer) {
 commands:
   dap [--log FILE] [--gdb PATH]  serve one Debug Adapter Protocol session on stdin/stdout
                                  (what an editor launches); attach with {"processId": PID}
+  dap --listen HOST:PORT         serve any number of DAP clients over TCP (loopback only,
+                                 unless --allow-remote), each an independent session
   debug [flags] PID --break FILE:LINE [--eval EXPR]
                                  attach without an editor: print the stack and locals at each
                                  stop, then detach and leave the process running
@@ -100,6 +103,8 @@ func runDAP(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	logPath := fs.String("log", os.Getenv(envLog), "record every DAP message, gdb command and attach step in `FILE`")
 	gdb := fs.String("gdb", "", "gdb executable to use when the client names none (default: gdb on PATH)")
+	listen := fs.String("listen", "", "serve any number of DAP clients on `HOST:PORT` (loopback only, unless --allow-remote) instead of stdin/stdout")
+	allowRemote := fs.Bool("allow-remote", false, "let --listen use an address other machines can reach")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,8 +115,34 @@ func runDAP(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer closeLog()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	log.Info("pyattach dap", "version", version, "pid", os.Getpid())
-	return adapter.Serve(ctx, stdin, stdout, adapter.Config{Log: log, GDBPath: *gdb, SuppliedDir: debugpydist.Dir()})
+	log.Info("pyattach dap", "version", version, "pid", os.Getpid(), "listen", *listen)
+	cfg := adapter.Config{Log: log, GDBPath: *gdb, SuppliedDir: debugpydist.Dir()}
+	if *listen == "" {
+		return adapter.Serve(ctx, stdin, stdout, cfg)
+	}
+	ln, err := listenDAP(*listen, *allowRemote, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "pyattach: listening for DAP clients on %s\n", ln.Addr())
+	return adapter.ListenAndServe(ctx, ln, cfg)
+}
+
+// listenDAP opens the server-mode listener. A client of pyattach can run
+// code in any process the user may debug, so an address reachable from
+// other machines needs an explicit --allow-remote, and still gets a warning.
+func listenDAP(addr string, allowRemote bool, stderr io.Writer) (net.Listener, error) {
+	loopback, err := adapter.IsLoopback(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w (use HOST:PORT, e.g. 127.0.0.1:5679)", addr, err)
+	}
+	if !loopback {
+		if !allowRemote {
+			return nil, fmt.Errorf("refusing to listen on %s: other machines could reach it, and any client can run code in your processes through pyattach; use 127.0.0.1, or add --allow-remote if you really mean it", addr)
+		}
+		fmt.Fprintf(stderr, "pyattach: WARNING: listening on %s: anyone who can reach it can debug (run code in) every process this user may trace\n", addr)
+	}
+	return net.Listen("tcp", addr)
 }
 
 // openLog opens the --log file, or returns a logger that discards.

@@ -43,13 +43,23 @@ func (s *server) startAttach(ctx context.Context, f dapio.Frame) {
 	actx, cancel := context.WithCancel(ctx)
 	run := &attachRun{req: f, cancel: cancel, done: make(chan attachResult, 1)}
 	s.attach = run
+	title := fmt.Sprintf("Attaching to process %d", args.PID)
+	if args.Connect != nil {
+		title = "Joining a child process's debug session"
+	}
 	if s.progress {
 		s.send(&dap.ProgressStartEvent{Event: event("progressStart"), Body: dap.ProgressStartEventBody{
-			ProgressId: progressID, Title: fmt.Sprintf("Attaching to process %d", args.PID), RequestId: f.Env.Seq,
+			ProgressId: progressID, Title: title, RequestId: f.Env.Seq,
 		}})
 	}
 	go func() {
-		sess, err := session.Attach(actx, s.sessionRequest(args))
+		var sess *session.Session
+		var err error
+		if args.Connect != nil {
+			sess, err = session.Connect(actx, args.Connect.Host, args.Connect.Port, s.log)
+		} else {
+			sess, err = session.Attach(actx, s.sessionRequest(args))
+		}
 		run.done <- attachResult{sess: sess, err: err}
 	}()
 }
@@ -86,9 +96,7 @@ func (s *server) handover(ctx context.Context, res attachResult) (*bridge.Bridge
 			"Disconnect the other debug session first; then attach again.")
 	}
 	s.endProgress(fmt.Sprintf("attached in %s", sess.Elapsed.Round(1e6)))
-	s.say(fmt.Sprintf("attached to process %d (%s %s) with debugpy %s from %s; strategy %s by %s, target paused %s",
-		sess.Target.Process.PID, sess.Target.Python.Implementation, sess.Report.Version, sess.Report.DebugpyVersion,
-		sess.Report.DebugpyOrigin, sess.Inject.Strategy, sess.Inject.Mechanism, sess.Inject.Paused.Round(1e5)))
+	s.say(describe(sess))
 	b, caps, err := sess.Handover(ctx, s.editor, s.initArgs, s.attach.req, s.queued)
 	s.queued = nil
 	if err != nil {
@@ -99,6 +107,16 @@ func (s *server) handover(ctx context.Context, res attachResult) (*bridge.Bridge
 		s.send(&rawEvent{Event: event("capabilities"), Body: json.RawMessage(fmt.Sprintf(`{"capabilities":%s}`, caps))})
 	}
 	return b, nil
+}
+
+// describe says what the attach did, for the user.
+func describe(sess *session.Session) string {
+	if sess.Target == nil {
+		return fmt.Sprintf("joined debugpy at %s:%d for a child process", sess.Report.Host, sess.Report.Port)
+	}
+	return fmt.Sprintf("attached to process %d (%s %s) with debugpy %s from %s; strategy %s by %s, target paused %s",
+		sess.Target.Process.PID, sess.Target.Python.Implementation, sess.Report.Version, sess.Report.DebugpyVersion,
+		sess.Report.DebugpyOrigin, sess.Inject.Strategy, sess.Inject.Mechanism, sess.Inject.Paused.Round(1e5))
 }
 
 // runBridge carries the debug session until it ends.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +18,9 @@ import (
 // argument (justMyCode, pathMappings, redirectOutput, rules, ...) is
 // debugpy's and goes to it untouched.
 type AttachArgs struct {
-	PID           int
+	PID           int       // the target; 0 when Connect is set
+	Connect       *Endpoint // a debugpy already listening, for a child process's session
+
 	GDBPath       string
 	DebugpyPath   string
 	DebugpyLogDir string
@@ -27,21 +30,30 @@ type AttachArgs struct {
 	SubProcess    *bool // debugpy's own argument, which the bootstrap must also know before debugpy starts
 }
 
+// Endpoint is where a debugpy listens.
+type Endpoint struct {
+	Host string `json:"host"`
+	Port int    `json:"port"`
+}
+
 // ParseAttachArgs validates raw attach arguments. Each problem is reported
 // as a BadArguments error that names the field and what it should be.
 func ParseAttachArgs(raw json.RawMessage) (AttachArgs, error) {
 	var a AttachArgs
+	var err error
 	fields := map[string]json.RawMessage{}
 	if len(bytes.TrimSpace(raw)) > 0 && string(bytes.TrimSpace(raw)) != "null" {
 		if err := json.Unmarshal(raw, &fields); err != nil {
 			return a, badArgs("The attach arguments are not a JSON object.", "Send attach with an arguments object such as {\"processId\": 1234}.")
 		}
 	}
-	pid, err := parsePID(fields["processId"])
-	if err != nil {
+	if raw, ok := fields["connect"]; ok && !isNull(raw) && fields["processId"] == nil {
+		if a.Connect, err = parseConnect(raw); err != nil {
+			return a, err
+		}
+	} else if a.PID, err = parsePID(fields["processId"]); err != nil {
 		return a, err
 	}
-	a.PID = pid
 	for name, dst := range map[string]*string{"gdbPath": &a.GDBPath, "debugpyPath": &a.DebugpyPath, "debugpyLogDir": &a.DebugpyLogDir, "logFile": &a.LogFile} {
 		if err := stringField(fields, name, dst); err != nil {
 			return a, err
@@ -95,6 +107,21 @@ func parsePID(raw json.RawMessage) (int, error) {
 		return 0, badArgs(fmt.Sprintf("\"processId\" is %q, which is not a process ID.", s), remedy)
 	}
 	return pid, nil
+}
+
+// parseConnect reads "connect": the debugpy a child process's session joins
+// (debugpy asks the editor to start such sessions with startDebugging). It
+// must be on this machine: pyattach does not relay debug sessions to other
+// hosts.
+func parseConnect(raw json.RawMessage) (*Endpoint, error) {
+	var e Endpoint
+	if err := json.Unmarshal(raw, &e); err != nil || e.Host == "" || e.Port <= 0 || e.Port > 65535 {
+		return nil, badArgs(fmt.Sprintf("\"connect\" must be {\"host\": ..., \"port\": ...}, not %s.", raw), "")
+	}
+	if ok, _ := IsLoopback(net.JoinHostPort(e.Host, strconv.Itoa(e.Port))); !ok {
+		return nil, badArgs(fmt.Sprintf("\"connect\" names %s, which is not this machine; pyattach only joins a debugpy on the loopback interface.", e.Host), "")
+	}
+	return &e, nil
 }
 
 // parseTimeout reads the attach timeout in seconds.

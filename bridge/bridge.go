@@ -23,6 +23,20 @@ var (
 	ErrDebugpyGone = errors.New("debugpy closed the connection")
 )
 
+// Options adjust a bridge.
+type Options struct {
+	Log *slog.Logger
+	// StartDebugging: the editor takes the standard startDebugging reverse
+	// request, so debugpy's custom debugpyAttach event (sent by debugpy
+	// versions that predate startDebugging, when the program starts a
+	// subprocess) is turned into one.
+	StartDebugging bool
+}
+
+// ownRequest marks, in Bridge.reverse, a reverse request the bridge itself
+// sent to the editor: its answer goes to nobody.
+const ownRequest = -1
+
 // route says where debugpy's answer to one request goes.
 type route struct {
 	editorSeq int              // the request's seq on the editor's stream; 0 for the bridge's own requests
@@ -36,10 +50,11 @@ type Bridge struct {
 	debugpy      *dapio.Conn
 	closeDebugpy io.Closer
 	log          *slog.Logger
+	opts         Options
 
 	mu            sync.Mutex
 	routes        map[int]route // keyed by seq on debugpy's stream
-	reverse       map[int]int   // reverse requests: seq on the editor's stream → debugpy's seq
+	reverse       map[int]int   // reverse requests: seq on the editor's stream → debugpy's seq, or ownRequest
 	disconnectSeq int           // debugpy-stream seq of the forwarded disconnect, 0 if none yet
 	terminated    bool          // the editor has been sent "terminated"
 
@@ -53,15 +68,16 @@ type Bridge struct {
 // New returns a Bridge between editor and debugpy and starts reading
 // debugpy's stream. closeDebugpy closes the connection to debugpy; the
 // bridge calls it when the session ends.
-func New(editor, debugpy *dapio.Conn, closeDebugpy io.Closer, log *slog.Logger) *Bridge {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+func New(editor, debugpy *dapio.Conn, closeDebugpy io.Closer, opts Options) *Bridge {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	b := &Bridge{
 		editor:       editor,
 		debugpy:      debugpy,
 		closeDebugpy: closeDebugpy,
-		log:          log,
+		log:          opts.Log,
+		opts:         opts,
 		routes:       map[int]route{},
 		reverse:      map[int]int{},
 		finished:     make(chan struct{}),
@@ -133,8 +149,12 @@ func (b *Bridge) Forward(f dapio.Frame) error {
 		debugpySeq, ok := b.reverse[f.Env.RequestSeq]
 		delete(b.reverse, f.Env.RequestSeq)
 		b.mu.Unlock()
-		if !ok {
+		switch {
+		case !ok:
 			b.log.Warn("dropping a response to a request debugpy never sent", "request_seq", f.Env.RequestSeq, "command", f.Env.Command)
+			return nil
+		case debugpySeq == ownRequest:
+			b.log.Info("the editor answered the bridge's own request", "command", f.Env.Command, "success", f.Env.Success, "body", string(f.Body))
 			return nil
 		}
 		_, err := b.debugpy.SendRaw(f.Body, nil, dapio.Edit{Key: "request_seq", Value: debugpySeq})
@@ -230,6 +250,9 @@ func (b *Bridge) toEditor(f dapio.Frame) error {
 		})
 		return err
 	default:
+		if f.Env.Event == "debugpyAttach" && b.opts.StartDebugging {
+			return b.startDebugging(f)
+		}
 		if f.Env.Event == "terminated" {
 			b.mu.Lock()
 			b.terminated = true
@@ -238,6 +261,32 @@ func (b *Bridge) toEditor(f dapio.Frame) error {
 		_, err := b.editor.SendRaw(f.Body, nil)
 		return err
 	}
+}
+
+// startDebugging asks the editor to start a child process's session, as
+// debugpy does itself with editors it knows take startDebugging: the
+// debugpyAttach event's body is the new session's attach configuration.
+func (b *Bridge) startDebugging(f dapio.Frame) error {
+	var ev struct {
+		Body map[string]json.RawMessage `json:"body"`
+	}
+	if err := json.Unmarshal(f.Body, &ev); err != nil {
+		return fmt.Errorf("decoding debugpyAttach: %w", err)
+	}
+	delete(ev.Body, "request")
+	body, err := json.Marshal(map[string]any{
+		"seq": 0, "type": "request", "command": "startDebugging",
+		"arguments": map[string]any{"request": "attach", "configuration": ev.Body},
+	})
+	if err != nil {
+		return err
+	}
+	_, err = b.editor.SendRaw(body, func(seq int) {
+		b.mu.Lock()
+		b.reverse[seq] = ownRequest
+		b.mu.Unlock()
+	})
+	return err
 }
 
 func (b *Bridge) responseToEditor(f dapio.Frame) error {

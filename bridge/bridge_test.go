@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -57,7 +58,7 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{
 		editor:     &peer{t: t, conn: edFar, r: bufio.NewReader(edFar)},
 		debugpy:    &peer{t: t, conn: dbFar, r: bufio.NewReader(dbFar)},
-		bridge:     New(editorConn, dapio.NewConn("debugpy", dbNear, dbNear, nil), dbNear, nil),
+		bridge:     New(editorConn, dapio.NewConn("debugpy", dbNear, dbNear, nil), dbNear, Options{StartDebugging: true}),
 		stopFrames: make(chan struct{}),
 	}
 	h.editorFrames = editorConn.Frames(h.stopFrames)
@@ -221,5 +222,34 @@ func TestNoGoroutineLeak(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > before+2 {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestDebugpyAttachBecomesStartDebugging: debugpy 1.6 announces a child
+// process with its custom debugpyAttach event; an editor that takes
+// startDebugging gets that request instead, and its answer goes nowhere.
+func TestDebugpyAttachBecomesStartDebugging(t *testing.T) {
+	h := newHarness(t)
+	h.run()
+	h.debugpy.send(`{"seq":3,"type":"event","event":"debugpyAttach","body":{"request":"attach","name":"Subprocess 7","subProcessId":7,"connect":{"host":"127.0.0.1","port":5678}}}`)
+	var req struct {
+		Seq       int    `json:"seq"`
+		Command   string `json:"command"`
+		Arguments struct {
+			Request       string         `json:"request"`
+			Configuration map[string]any `json:"configuration"`
+		} `json:"arguments"`
+	}
+	if err := json.Unmarshal([]byte(h.editor.recv()), &req); err != nil {
+		t.Fatal(err)
+	}
+	cfg := req.Arguments.Configuration
+	if req.Command != "startDebugging" || req.Arguments.Request != "attach" || cfg["subProcessId"] != 7.0 || cfg["request"] != nil || cfg["connect"] == nil {
+		t.Fatalf("editor got %+v", req)
+	}
+	h.editor.send(fmt.Sprintf(`{"seq":9,"type":"response","request_seq":%d,"success":true,"command":"startDebugging"}`, req.Seq))
+	h.editor.send(`{"seq":10,"type":"request","command":"threads"}`)
+	if got := h.debugpy.recv(); !strings.Contains(got, `"command":"threads"`) {
+		t.Errorf("debugpy got %s, want only the threads request (the startDebugging answer is the bridge's)", got)
 	}
 }

@@ -39,7 +39,7 @@ type Request struct {
 
 // Session is an attached target with debugpy ready for a DAP client.
 type Session struct {
-	Target  *Target
+	Target  *Target // nil for a session that joined an existing debugpy (Connect)
 	Report  *bootstrap.Report
 	Inject  inject.Result
 	Elapsed time.Duration // from Attach's start to debugpy's connection

@@ -27,7 +27,11 @@ var conflictingAttachKeys = []string{"listen", "connect", "host", "port"}
 // while the attach ran. It returns the bridge, which the caller must Run,
 // and debugpy's capabilities.
 func (s *Session) Handover(ctx context.Context, editor *dapio.Conn, initializeArgs json.RawMessage, attach dapio.Frame, queued []dapio.Frame) (*bridge.Bridge, json.RawMessage, error) {
-	b := bridge.New(editor, dapio.NewConn("debugpy", s.conn, s.conn, s.log), s.conn, s.log)
+	var client struct {
+		StartDebugging bool `json:"supportsStartDebuggingRequest"`
+	}
+	_ = json.Unmarshal(initializeArgs, &client)
+	b := bridge.New(editor, dapio.NewConn("debugpy", s.conn, s.conn, s.log), s.conn, bridge.Options{Log: s.log, StartDebugging: client.StartDebugging})
 	f, err := b.Call(ctx, "initialize", initializeArgs)
 	if err == nil && !f.Env.Success {
 		err = fmt.Errorf("debugpy refused initialize: %s", f.Body)

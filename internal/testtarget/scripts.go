@@ -21,6 +21,9 @@ const (
 	// Threads' main thread waits forever while a thread named "worker"
 	// calls step() then sleeps 50 ms.
 	Threads = "threads.py"
+	// Children starts one multiprocessing child after another (Python 3
+	// only); each child calls child_step() for a few seconds, then exits.
+	Children = "children.py"
 )
 
 // Breakpoint markers: the comment that ends one line of a fixture; find the
@@ -32,6 +35,9 @@ const (
 	MarkWork = "# BREAK:work"
 	// MarkStep is in Threads' step(i), where the local value == i+100.
 	MarkStep = "# BREAK:step"
+	// MarkChild is in Children's child_step(n, i), in the child process,
+	// where the local value == n*1000+i.
+	MarkChild = "# BREAK:child"
 )
 
 //go:embed scripts/*.py
