@@ -18,8 +18,8 @@ import (
 // argument (justMyCode, pathMappings, redirectOutput, rules, ...) is
 // debugpy's and goes to it untouched.
 type AttachArgs struct {
-	PID           int       // the target; 0 when Connect is set
-	Connect       *Endpoint // a debugpy already listening, for a child process's session
+	PID     int       // the target; 0 when Connect is set
+	Connect *Endpoint // a debugpy already listening, for a child process's session
 
 	GDBPath       string
 	DebugpyPath   string
