@@ -76,6 +76,8 @@ func (s *server) sessionRequest(args AttachArgs) session.Request {
 		SuppliedDir:   s.cfg.SuppliedDir,
 		DebugpyLogDir: args.DebugpyLogDir,
 		SubProcess:    args.SubProcess,
+		KeepDebugpy:   args.KeepDebugpy,
+		RemoteDebug:   args.RemoteDebug,
 		Strategy:      args.Strategy,
 		Timeout:       args.Timeout,
 		Log:           s.log,
@@ -103,7 +105,7 @@ func (s *server) handover(ctx context.Context, res attachResult) (*bridge.Bridge
 		sess.Close()
 		return nil, err
 	}
-	if !sameCapabilities(debugpyCapabilities, caps) {
+	if caps = withoutTermination(caps); !sameCapabilities(debugpyCapabilities, caps) {
 		s.send(&rawEvent{Event: event("capabilities"), Body: json.RawMessage(fmt.Sprintf(`{"capabilities":%s}`, caps))})
 	}
 	return b, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pyattach/pyattach/attacherr"
 	"github.com/pyattach/pyattach/inject"
+	"github.com/pyattach/pyattach/session"
 )
 
 // AttachArgs are the attach arguments pyattach itself acts on. Every other
@@ -28,6 +29,8 @@ type AttachArgs struct {
 	Timeout       time.Duration // 0: the default
 	Strategy      inject.Strategy
 	SubProcess    *bool // debugpy's own argument, which the bootstrap must also know before debugpy starts
+	KeepDebugpy   bool  // leave debugpy running after the session (faster re-attach; it keeps listening)
+	RemoteDebug   session.RemoteDebug
 }
 
 // Endpoint is where a debugpy listens.
@@ -69,14 +72,21 @@ func ParseAttachArgs(raw json.RawMessage) (AttachArgs, error) {
 	if a.Strategy, err = inject.ParseStrategy(strategy); err != nil {
 		return a, badArgs(fmt.Sprintf("Invalid \"strategy\": %v.", err), "Leave it out to let pyattach choose the safe strategy.")
 	}
-	if raw, ok := fields["subProcess"]; ok && !isNull(raw) {
-		var b bool
-		if err := json.Unmarshal(raw, &b); err != nil {
-			return a, badArgs(fmt.Sprintf("\"subProcess\" must be true or false, not %s.", raw), "")
-		}
-		a.SubProcess = &b
+	if a.SubProcess, err = boolField(fields, "subProcess"); err != nil {
+		return a, err
 	}
-	return a, nil
+	var remote string
+	if err := stringField(fields, "remoteDebug", &remote); err != nil {
+		return a, err
+	}
+	if remote != "" { // absent stays the zero value, which means RemoteDebugAuto
+		if a.RemoteDebug, err = session.ParseRemoteDebug(remote); err != nil {
+			return a, badArgs(fmt.Sprintf("Invalid \"remoteDebug\": %v.", err), "Leave it out: pyattach uses CPython's own remote debugging where the target has it, and gdb elsewhere.")
+		}
+	}
+	keep, err := boolField(fields, "keepDebugpy")
+	a.KeepDebugpy = keep != nil && *keep
+	return a, err
 }
 
 // parsePID accepts an integer or a string of one: editors substitute
@@ -145,6 +155,19 @@ func stringField(fields map[string]json.RawMessage, name string, dst *string) er
 		return badArgs(fmt.Sprintf("%q must be a string, not %s.", name, raw), "")
 	}
 	return nil
+}
+
+// boolField reads an optional boolean: nil when absent.
+func boolField(fields map[string]json.RawMessage, name string) (*bool, error) {
+	raw, ok := fields[name]
+	if !ok || isNull(raw) {
+		return nil, nil
+	}
+	var b bool
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, badArgs(fmt.Sprintf("%q must be true or false, not %s.", name, raw), "")
+	}
+	return &b, nil
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }

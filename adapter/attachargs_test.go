@@ -9,6 +9,7 @@ import (
 
 	"github.com/pyattach/pyattach/attacherr"
 	"github.com/pyattach/pyattach/inject"
+	"github.com/pyattach/pyattach/session"
 )
 
 func TestParseAttachArgs(t *testing.T) {
@@ -23,9 +24,15 @@ func TestParseAttachArgs(t *testing.T) {
 		{raw: `{"processId": " 77 "}`, want: AttachArgs{PID: 77, Strategy: inject.Auto}},
 		{raw: `{"processId": 1234.0}`, want: AttachArgs{PID: 1234, Strategy: inject.Auto}},
 		{raw: `{"processId": 5, "gdbPath": "/opt/gdb", "debugpyPath": "/d", "logFile": "/l", "debugpyLogDir": "/g",
-			"timeout": 2.5, "strategy": "pending-call", "subProcess": true, "justMyCode": false, "pathMappings": []}`,
+			"timeout": 2.5, "strategy": "pending-call", "subProcess": true, "justMyCode": false, "pathMappings": [], "keepDebugpy": true}`,
 			want: AttachArgs{PID: 5, GDBPath: "/opt/gdb", DebugpyPath: "/d", LogFile: "/l", DebugpyLogDir: "/g",
-				Timeout: 2500 * time.Millisecond, Strategy: inject.PendingCall, SubProcess: &yes}},
+				Timeout: 2500 * time.Millisecond, Strategy: inject.PendingCall, SubProcess: &yes, KeepDebugpy: true}},
+		{raw: `{"connect": {"host": "127.0.0.1", "port": 5678}, "subProcessId": 9}`, want: AttachArgs{Connect: &Endpoint{"127.0.0.1", 5678}, Strategy: inject.Auto}},
+		{raw: `{"connect": {"host": "10.1.2.3", "port": 5678}}`, wantErr: "not this machine"},
+		{raw: `{"connect": {"port": 5678}}`, wantErr: `"connect" must be`},
+		{raw: `{"processId": 1, "remoteDebug": "gdb"}`, want: AttachArgs{PID: 1, Strategy: inject.Auto, RemoteDebug: session.RemoteDebugGDB}},
+		{raw: `{"processId": 1, "remoteDebug": "ptrace"}`, wantErr: `unknown remote debugging mode "ptrace"`},
+		{raw: `{"processId": 1, "keepDebugpy": "yes"}`, wantErr: `"keepDebugpy" must be true or false`},
 		{raw: `{"processId": 5, "timeout": null, "strategy": null, "gdbPath": null}`, want: AttachArgs{PID: 5, Strategy: inject.Auto}},
 		{raw: ``, wantErr: `no "processId"`},
 		{raw: `null`, wantErr: `no "processId"`},
@@ -67,7 +74,10 @@ func sameArgs(a, b AttachArgs) bool {
 	if (a.SubProcess == nil) != (b.SubProcess == nil) || (a.SubProcess != nil && *a.SubProcess != *b.SubProcess) {
 		return false
 	}
-	a.SubProcess, b.SubProcess = nil, nil
+	if (a.Connect == nil) != (b.Connect == nil) || (a.Connect != nil && *a.Connect != *b.Connect) {
+		return false
+	}
+	a.SubProcess, b.SubProcess, a.Connect, b.Connect = nil, nil, nil, nil
 	return a == b
 }
 
@@ -86,7 +96,7 @@ func FuzzParseAttachArgs(f *testing.F) {
 			}
 			return
 		}
-		if args.PID <= 0 || args.Timeout < 0 {
+		if (args.PID <= 0) == (args.Connect == nil) || args.Timeout < 0 {
 			t.Fatalf("accepted %+v", args)
 		}
 		if _, err := inject.ParseStrategy(string(args.Strategy)); err != nil {

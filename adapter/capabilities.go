@@ -6,15 +6,32 @@ import (
 	"encoding/json"
 )
 
-// debugpyCapabilities is debugpy 1.8.20's answer to initialize, recorded.
-// The editor needs capabilities before the attach, which is when debugpy
-// first runs, so pyattach announces these; once attached it sends a
-// capabilities event if the real debugpy differs (debugpy 1.6, for one,
-// lacks supportsTerminateDebuggee). Kept as JSON because debugpy announces
+// debugpyCapabilities is debugpy 1.8.20's answer to initialize, recorded,
+// less supportsTerminateRequest and supportsTerminateDebuggee: pyattach
+// never terminates the process it attached to (see package bridge). The
+// editor needs capabilities before the attach, which is when debugpy first
+// runs, so pyattach announces these; once attached it sends a capabilities
+// event if the real debugpy differs. Kept as JSON because debugpy announces
 // fields go-dap's Capabilities type does not have.
 //
 //go:embed debugpy-capabilities.json
 var debugpyCapabilities json.RawMessage
+
+// withoutTermination removes from debugpy's capabilities what pyattach does
+// not offer: terminating the debuggee.
+func withoutTermination(caps json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(caps, &m); err != nil {
+		return caps
+	}
+	delete(m, "supportsTerminateRequest")
+	delete(m, "supportsTerminateDebuggee")
+	out, err := json.Marshal(m)
+	if err != nil {
+		return caps
+	}
+	return out
+}
 
 // sameCapabilities reports whether two capability bodies say the same thing.
 func sameCapabilities(a, b json.RawMessage) bool {

@@ -55,18 +55,7 @@ func served(t *testing.T, done <-chan error) error {
 // user, with a message containing each fragment.
 func expectError(t *testing.T, resp *daptest.Message, code attacherr.Code, fragments ...string) {
 	t.Helper()
-	var body dap.ErrorResponseBody
-	if resp.Success || resp.DecodeBody(&body) != nil || body.Error == nil {
-		t.Fatalf("response = %s; want an error response", resp)
-	}
-	if body.Error.Id != int(code) || !body.Error.ShowUser {
-		t.Errorf("error id %d (showUser %v); want %d (%s), shown to the user: %s", body.Error.Id, body.Error.ShowUser, code, code, body.Error.Format)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(body.Error.Format, f) {
-			t.Errorf("error %q does not mention %q", body.Error.Format, f)
-		}
-	}
+	daptest.ExpectError(t, resp, int(code), fragments...)
 }
 
 func TestInitializeAnnouncesDebugpysCapabilities(t *testing.T) {

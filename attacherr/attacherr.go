@@ -26,6 +26,8 @@ const (
 	InterpNotReady   Code = 2008 // the interpreter is starting up or shutting down
 	UnsafeToInject   Code = 2009 // no thread reached a safe point to run the bootstrap
 	InjectionFailed  Code = 2010 // the injected code could not run in the target (no memory, a full queue)
+	RemoteDebugOff   Code = 2011 // the target turned off CPython's remote debugging (PEP 768), and the user did not opt in to gdb
+	OtherNetwork     Code = 2012 // the target's loopback is not pyattach's: it runs in a network namespace of its own
 	PtraceDenied     Code = 3001 // the kernel forbids ptrace on this target
 	AlreadyTraced    Code = 3002 // another debugger or tracer is attached
 	GDBMissing       Code = 4001 // gdb is not installed or not where the user said
@@ -55,6 +57,8 @@ var names = map[Code]string{
 	InterpNotReady:   "interpreter-not-ready",
 	UnsafeToInject:   "unsafe-to-inject",
 	InjectionFailed:  "injection-failed",
+	RemoteDebugOff:   "remote-debug-disabled",
+	OtherNetwork:     "other-network-namespace",
 	PtraceDenied:     "ptrace-denied",
 	AlreadyTraced:    "already-traced",
 	GDBMissing:       "gdb-missing",

@@ -8,6 +8,13 @@
 # Module globals set by the loader: CONFIG (the attach's configuration, see
 # bootstrap/render.go for its fields), SOCKET and READER (the control
 # channel, on which the loader's hello, id 1, has been answered).
+#
+# After reporting ready the bootstrap keeps the channel open for as long as
+# the debug session lasts. When pyattach closes it (the session ended, or
+# pyattach itself is gone) and no other session uses debugpy, it stops
+# debugpy: its adapter accepts any local client without authentication, so
+# it must not be left listening, and its tracing must not go on slowing the
+# program down. CONFIG["keep_debugpy"] is the user's opt-out.
 
 import json
 import os
@@ -62,6 +69,12 @@ class Channel(object):
     def _send(self, obj):
         self.sock.sendall(json.dumps(obj).encode("utf-8") + b"\n")
 
+    def wait_for_close(self):
+        """Block until pyattach closes the channel: the session is over."""
+        self.sock.settimeout(None)
+        while self.reader.readline():
+            pass
+
     def close(self):
         try:
             self.reader.close()
@@ -94,14 +107,18 @@ def import_debugpy(cfg, chan):
     explicit = fs_path(cfg.get("debugpy_path"))
     if explicit is not None:
         return import_from(explicit, "explicit", chan)
-    if "debugpy" in sys.modules:
-        return sys.modules["debugpy"], "target"
+    supplied = fs_path(cfg.get("supplied_path"))
+    loaded = sys.modules.get("debugpy")
+    if loaded is not None:
+        # An earlier session may have imported the supplied copy.
+        if supplied is not None and same_dir(package_home(loaded), supplied):
+            return loaded, "supplied"
+        return loaded, "target"
     try:
         import debugpy
         return debugpy, "target"
     except ImportError:
         pass
-    supplied = fs_path(cfg.get("supplied_path"))
     if supplied is None:
         raise Failure("debugpy-missing", "debugpy is not importable in the target")
     return import_from(supplied, "supplied", chan)
@@ -113,7 +130,7 @@ def import_from(path, origin, chan):
     loaded = sys.modules.get("debugpy")
     if loaded is not None:
         home = package_home(loaded)
-        if os.path.realpath(home) == os.path.realpath(path):
+        if same_dir(home, path):
             return loaded, origin
         raise Failure("debugpy-failed", "the target already imported debugpy from %s, not %s" % (home, path))
     chan.notify("progress", {"message": "importing debugpy from %s" % path})
@@ -126,6 +143,10 @@ def import_from(path, origin, chan):
         except ValueError:
             pass
     return debugpy, origin
+
+
+def same_dir(a, b):
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def package_home(module):
@@ -149,7 +170,9 @@ def state():
     import types
     fresh = types.ModuleType(STATE_MODULE)
     fresh.lock = threading.Lock()
-    fresh.report = None
+    fresh.report = None   # what the running debugpy was reported as; None when stopped
+    fresh.sessions = 0    # open control channels that reported it ready
+    fresh.mtime = 0       # the last stopped debugger's breakpoint generation (see stop_debugpy)
     return sys.modules.setdefault(STATE_MODULE, fresh)
 
 
@@ -172,17 +195,69 @@ class quiet_pydevd(object):
 
 
 def start_debugpy(cfg, chan):
+    """Start debugpy, or find the one an earlier attach started, and count
+    this session as one of its users."""
     st = state()
     with st.lock:
         if st.report is not None:
             report = dict(st.report)
             report["reused"] = True
             report["client_connected"] = client_connected()
-            return report
-        with quiet_pydevd():
-            report = listen(cfg, chan)
-        st.report = report
-        return dict(report)
+        else:
+            with quiet_pydevd():
+                report = listen(cfg, chan)
+            continue_generations(st)
+            st.report = dict(report)
+        st.sessions += 1
+        return report
+
+
+def release(cfg):
+    """One session is over; stop debugpy if it was the last."""
+    st = state()
+    with st.lock:
+        st.sessions -= 1
+        if st.sessions > 0 or st.report is None or cfg.get("keep_debugpy"):
+            return
+        st.report = None
+        st.mtime = debugger_mtime()
+        stop_debugpy()
+
+
+def debugger_mtime():
+    import pydevd
+    return getattr(pydevd.get_global_debugger(), "mtime", 0)
+
+
+def continue_generations(st):
+    """Start a restarted debugger's breakpoint generations above the last
+    one's. pydevd caches, per code object and across debuggers, what it
+    found of the breakpoints in it, stamped with the debugger's generation
+    (mtime, counted from 0 by each new debugger); a restarted one counting
+    from 0 again would take a stale entry for a current one and ignore the
+    new breakpoints."""
+    import pydevd
+    py_db = pydevd.get_global_debugger()
+    if py_db is not None and st.mtime:
+        py_db.mtime = st.mtime + 1
+
+
+def stop_debugpy():
+    """Stop debugpy as if it had never been started: pydevd stops tracing
+    and disconnects (its adapter process then exits, closing its port), the
+    process-spawning functions pydevd patched get their originals back, and
+    debugpy.listen() may be called again by a later attach."""
+    import pydevd
+    pydevd.stoptrace()
+    modules = [sys.modules.get(name) for name in ("os", "subprocess", "_posixsubprocess")]
+    for module in modules:
+        for name in list(vars(module) if module is not None else ()):
+            if name.startswith("original_"):
+                setattr(module, name[len("original_"):], getattr(module, name))
+                delattr(module, name)
+    api = sys.modules.get("debugpy.server.api")
+    if api is not None:
+        api.listen.called = False
 
 
 def listen(cfg, chan):
@@ -198,6 +273,7 @@ def listen(cfg, chan):
         host, port = debugpy.listen(("127.0.0.1", 0))
     except RuntimeError as exc:
         raise Failure("debugpy-failed", "debugpy.listen() failed: %s" % exc)
+    no_delay()
     report = describe_python()
     report.update({
         "debugpy_version": version,
@@ -209,6 +285,19 @@ def listen(cfg, chan):
         "client_connected": False,
     })
     return report
+
+
+def no_delay():
+    """Turn off Nagle's algorithm on pydevd's connection to its adapter.
+    pydevd writes each message's header and body in separate sends, so
+    without this every answer waits for the adapter's delayed
+    acknowledgement: about 40 ms per request (stepping, variables, ...).
+    Best effort: it reaches into pydevd's internals."""
+    try:
+        import pydevd
+        pydevd.get_global_debugger().writer.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except Exception:
+        pass
 
 
 def release_buffer(cfg):
@@ -232,7 +321,12 @@ def main():
     chan = Channel(SOCKET, READER)  # noqa: F821 (set by the loader)
     try:
         try:
-            chan.call("ready", start_debugpy(CONFIG, chan))  # noqa: F821
+            report = start_debugpy(CONFIG, chan)  # noqa: F821
+            try:
+                chan.call("ready", report)
+                chan.wait_for_close()
+            finally:
+                release(CONFIG)  # noqa: F821
         except Failure as exc:
             chan.call("failed", {"kind": exc.kind, "message": str(exc), "traceback": traceback.format_exc()})
         except BaseException as exc:

@@ -62,8 +62,10 @@ type progress struct {
 }
 
 // Listener is the control channel of one attach: a loopback port that
-// accepts connections until one presents the token, serves that one until it
-// reports, and then closes.
+// accepts connections until one presents the token and then closes. The
+// trusted connection stays open after the report, for as long as the debug
+// session lasts: closing it (Release) tells the bootstrap the session is
+// over, and so does pyattach dying.
 type Listener struct {
 	ln           net.Listener
 	token        string
@@ -73,6 +75,9 @@ type Listener struct {
 
 	outcome chan outcome
 	once    sync.Once
+
+	released chan struct{} // closed by Release
+	release  sync.Once
 }
 
 type outcome struct {
@@ -101,6 +106,7 @@ func Listen(pid int, log *slog.Logger) (*Listener, error) {
 		log:          log,
 		helloTimeout: defaultHelloTimeout,
 		outcome:      make(chan outcome, 1),
+		released:     make(chan struct{}),
 	}, nil
 }
 
@@ -119,14 +125,24 @@ func (l *Listener) Close() error {
 	return err
 }
 
+// Release ends the attach's use of the bootstrap: it stops listening and
+// closes the trusted connection, after which the bootstrap stops debugpy
+// unless another session still uses it.
+func (l *Listener) Release() {
+	l.release.Do(func() { close(l.released) })
+	if err := l.Close(); err != nil {
+		l.log.Debug("closing the control listener", "err", err)
+	}
+}
+
 // Wait serves connections until a bootstrap presenting the token reports,
 // and returns its Report, or its *Failure as the error. progress receives
-// the bootstrap's narration. Wait closes the listener before returning.
+// the bootstrap's narration. Wait stops listening before it returns; the
+// trusted connection stays open until Release, which the caller must call
+// once the session is over (or after Wait failed).
 func (l *Listener) Wait(ctx context.Context, progress func(string)) (*Report, error) {
 	defer l.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go l.accept(ctx, progress)
+	go l.accept(progress)
 	select {
 	case o := <-l.outcome:
 		return o.report, o.err
@@ -135,21 +151,21 @@ func (l *Listener) Wait(ctx context.Context, progress func(string)) (*Report, er
 	}
 }
 
-func (l *Listener) accept(ctx context.Context, progress func(string)) {
+func (l *Listener) accept(progress func(string)) {
 	for {
 		conn, err := l.ln.Accept()
 		if err != nil {
 			return // closed: Wait is over
 		}
-		go l.serve(ctx, conn, progress)
+		go l.serve(conn, progress)
 	}
 }
 
-// serve speaks JSON-RPC with one connection until it hangs up, the attach
-// is over, or it has not proven itself within helloTimeout.
-func (l *Listener) serve(ctx context.Context, conn net.Conn, onProgress func(string)) {
+// serve speaks JSON-RPC with one connection until it hangs up, it has not
+// proven itself within helloTimeout, or the attach releases it.
+func (l *Listener) serve(conn net.Conn, onProgress func(string)) {
 	s := &server{l: l, progress: onProgress}
-	rpc := jsonrpc2.NewConn(ctx, jsonrpc2.NewPlainObjectStream(conn), jsonrpc2.HandlerWithError(s.handle))
+	rpc := jsonrpc2.NewConn(context.Background(), jsonrpc2.NewPlainObjectStream(conn), jsonrpc2.HandlerWithError(s.handle))
 	defer rpc.Close()
 	deadline := time.NewTimer(l.helloTimeout)
 	defer deadline.Stop()
@@ -157,7 +173,7 @@ func (l *Listener) serve(ctx context.Context, conn net.Conn, onProgress func(str
 		select {
 		case <-rpc.DisconnectNotify():
 			return
-		case <-ctx.Done():
+		case <-l.released:
 			return
 		case <-deadline.C:
 			if !s.isTrusted() {

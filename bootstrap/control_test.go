@@ -43,7 +43,7 @@ func newListener(t *testing.T, pid int) *Listener {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(l.Release)
 	return l
 }
 

@@ -80,12 +80,21 @@ func (p *pyProcess) run(t *testing.T, l *Listener, cfg Config) (*Report, error) 
 	return l.Wait(ctx, nil)
 }
 
+// attach runs a bootstrap and returns its report; the session it starts
+// lasts until the test ends, unless the caller releases the listener.
 func (p *pyProcess) attach(t *testing.T, cfg Config) (*Report, error) {
+	t.Helper()
+	r, _, err := p.attachHeld(t, cfg)
+	return r, err
+}
+
+func (p *pyProcess) attachHeld(t *testing.T, cfg Config) (*Report, *Listener, error) {
 	t.Helper()
 	l := newListener(t, p.cmd.Process.Pid)
 	c := l.Config()
 	cfg.Port, cfg.Token = c.Port, c.Token
-	return p.run(t, l, cfg)
+	r, err := p.run(t, l, cfg)
+	return r, l, err
 }
 
 // interpreterWithDebugpy returns an interpreter whose environment has debugpy.
@@ -123,6 +132,46 @@ func TestBootstrapStartsDebugpy(t *testing.T) {
 	}
 }
 
+// TestReleaseStopsDebugpy: when the last session releases the bootstrap,
+// debugpy stops and its port closes (its adapter accepts any local client,
+// so it must not outlive the session); the next attach starts it afresh.
+// With keepDebugpy it stays.
+func TestReleaseStopsDebugpy(t *testing.T) {
+	py := interpreterWithDebugpy(t)
+	p := startHost(t, py.Path)
+	first, l, err := p.attachHeld(t, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	waitClosed(t, first)
+	second, l, err := p.attachHeld(t, Config{KeepDebugpy: true})
+	if err != nil || second.Reused {
+		t.Fatalf("attach after release = %+v, %v; want a fresh debugpy", second, err)
+	}
+	expectDAP(t, second)
+	l.Release()
+	third, err := p.attach(t, Config{})
+	if err != nil || !third.Reused || third.Port != second.Port {
+		t.Fatalf("attach after a kept session = %+v, %v; want debugpy at %d reused", third, err, second.Port)
+	}
+}
+
+// waitClosed waits until nothing accepts connections on the reported port.
+func waitClosed(t *testing.T, r *Report) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(r.Host, strconv.Itoa(r.Port)), time.Second)
+		if err != nil {
+			return
+		}
+		c.Close()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("debugpy still listens on %d after its last session ended", r.Port)
+}
+
 // TestBootstrapSuppliesDebugpy: a target that cannot import debugpy
 // (python -I -S: no site-packages) gets pyattach's own copy, and without
 // one the failure says debugpy is missing.
@@ -133,14 +182,19 @@ func TestBootstrapSuppliesDebugpy(t *testing.T) {
 		if !debugpydist.Installed(dir) {
 			t.Skipf("pyattach's debugpy is not installed in %s (run `pyattach install-debugpy`)", dir)
 		}
-		r, err := startHost(t, py.Path, "-I", "-S").attach(t, Config{SuppliedPath: dir})
-		if err != nil {
-			t.Fatal(err)
+		p := startHost(t, py.Path, "-I", "-S")
+		for round := 1; round <= 2; round++ { // the second finds the copy the first imported
+			r, l, err := p.attachHeld(t, Config{SuppliedPath: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.DebugpyOrigin != "supplied" || r.DebugpyVersion != debugpydist.Version {
+				t.Errorf("round %d: report = %+v, want debugpy %s supplied", round, r, debugpydist.Version)
+			}
+			expectDAP(t, r)
+			l.Release()
+			waitClosed(t, r)
 		}
-		if r.DebugpyOrigin != "supplied" || r.DebugpyVersion != debugpydist.Version {
-			t.Errorf("report = %+v, want debugpy %s supplied", r, debugpydist.Version)
-		}
-		expectDAP(t, r)
 	})
 	t.Run("missing", func(t *testing.T) {
 		_, err := startHost(t, py.Path, "-I", "-S").attach(t, Config{})

@@ -135,10 +135,18 @@ func withArguments(body []byte, args any) ([]byte, error) {
 func (b *Bridge) Forward(f dapio.Frame) error {
 	switch f.Env.Type {
 	case "request":
-		_, err := b.debugpy.SendRaw(f.Body, func(seq int) {
+		body := f.Body
+		ending := f.Env.Command == "disconnect" || f.Env.Command == "terminate"
+		if ending {
+			var err error
+			if body, err = detachOnly(f.Body); err != nil {
+				return err
+			}
+		}
+		_, err := b.debugpy.SendRaw(body, func(seq int) {
 			b.mu.Lock()
 			b.routes[seq] = route{editorSeq: f.Env.Seq, command: f.Env.Command}
-			if f.Env.Command == "disconnect" {
+			if ending {
 				b.disconnectSeq = seq
 			}
 			b.mu.Unlock()
@@ -303,11 +311,43 @@ func (b *Bridge) responseToEditor(f dapio.Frame) error {
 		b.log.Warn("dropping a response to a request nobody sent", "request_seq", f.Env.RequestSeq, "command", f.Env.Command)
 		return nil
 	}
-	_, err := b.editor.SendRaw(f.Body, nil, dapio.Edit{Key: "request_seq", Value: r.editorSeq})
+	var err error
+	if r.command == f.Env.Command {
+		_, err = b.editor.SendRaw(f.Body, nil, dapio.Edit{Key: "request_seq", Value: r.editorSeq})
+	} else {
+		// The editor's terminate, sent to debugpy as a disconnect.
+		resp := &dap.TerminateResponse{Response: dap.Response{
+			ProtocolMessage: dap.ProtocolMessage{Type: "response"}, Command: r.command, RequestSeq: r.editorSeq, Success: f.Env.Success,
+		}}
+		_, err = b.editor.Send(resp)
+	}
 	if isDisconnect {
 		b.end(nil)
 	}
 	return err
+}
+
+// detachOnly turns an editor's disconnect or terminate into a disconnect
+// that leaves the target running. debugpy kills the process on terminate,
+// or on disconnect with terminateDebuggee, and editors send those from
+// their Stop button; pyattach attaches to programs that must not be killed
+// by a debugger, so ending a session always detaches.
+func detachOnly(body []byte) ([]byte, error) {
+	var msg map[string]json.RawMessage
+	if err := json.Unmarshal(body, &msg); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", body, err)
+	}
+	args := map[string]json.RawMessage{}
+	if raw, ok := msg["arguments"]; ok {
+		_ = json.Unmarshal(raw, &args) // arguments of the wrong shape are replaced
+	}
+	args["terminateDebuggee"] = json.RawMessage("false")
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return nil, err
+	}
+	msg["arguments"], msg["command"] = raw, json.RawMessage(`"disconnect"`)
+	return json.Marshal(msg)
 }
 
 // debugpyEnded tells the editor the session is over: an error response for

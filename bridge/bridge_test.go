@@ -253,3 +253,40 @@ func TestDebugpyAttachBecomesStartDebugging(t *testing.T) {
 		t.Errorf("debugpy got %s, want only the threads request (the startDebugging answer is the bridge's)", got)
 	}
 }
+
+// TestEndingASessionNeverKills: terminate, and disconnect asking to
+// terminate the debuggee, reach debugpy as a plain disconnect; the editor
+// gets the answer to what it asked.
+func TestEndingASessionNeverKills(t *testing.T) {
+	for _, tc := range []struct{ editor, want string }{
+		{`{"seq":5,"type":"request","command":"terminate","arguments":{"restart":false}}`, "terminate"},
+		{`{"seq":5,"type":"request","command":"disconnect","arguments":{"terminateDebuggee":true,"restart":false}}`, "disconnect"},
+		{`{"seq":5,"type":"request","command":"terminate"}`, "terminate"},
+	} {
+		h := newHarness(t)
+		done := h.run()
+		h.editor.send(tc.editor)
+		var sent struct {
+			Seq       int            `json:"seq"`
+			Command   string         `json:"command"`
+			Arguments map[string]any `json:"arguments"`
+		}
+		if err := json.Unmarshal([]byte(h.debugpy.recv()), &sent); err != nil {
+			t.Fatal(err)
+		}
+		if sent.Command != "disconnect" || sent.Arguments["terminateDebuggee"] != false {
+			t.Fatalf("for %s debugpy got %+v, want a disconnect that does not terminate", tc.editor, sent)
+		}
+		h.debugpy.send(fmt.Sprintf(`{"seq":1,"type":"response","request_seq":%d,"success":true,"command":"disconnect"}`, sent.Seq))
+		var got dap.Response
+		if err := json.Unmarshal([]byte(h.editor.recv()), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Command != tc.want || got.RequestSeq != 5 || !got.Success {
+			t.Errorf("for %s the editor got %+v", tc.editor, got)
+		}
+		if err := wait(t, done); err != nil {
+			t.Errorf("Run = %v, want nil once the session ended", err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package dapio
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,7 +63,9 @@ func (c *Conn) Read() Frame {
 	if err != nil {
 		return Frame{Err: err}
 	}
-	c.logger().Debug("dap in", "stream", c.name, "body", string(body))
+	if log := c.logger(); log.Enabled(context.Background(), slog.LevelDebug) {
+		log.Debug("dap in", "stream", c.name, "body", string(body))
+	}
 	env, err := ParseEnvelope(body)
 	return Frame{Body: body, Env: env, Err: err}
 }
@@ -105,7 +108,9 @@ func (c *Conn) SendRaw(body []byte, before func(seq int), edits ...Edit) (int, e
 		before(seq)
 	}
 	c.seq = seq
-	c.log.Debug("dap out", "stream", c.name, "body", string(out))
+	if c.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.log.Debug("dap out", "stream", c.name, "body", string(out))
+	}
 	if err := dap.WriteBaseMessage(c.w, out); err != nil {
 		return seq, fmt.Errorf("writing to %s: %w", c.name, err)
 	}

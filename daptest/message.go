@@ -3,6 +3,10 @@ package daptest
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-dap"
 )
 
 // Message is any DAP message, decoded only as far as its envelope. Raw keeps
@@ -67,4 +71,23 @@ func (m *Message) String() string {
 		return fmt.Sprintf("response to request %d %q", m.RequestSeq, m.Command)
 	}
 	return fmt.Sprintf("event %q", m.Event)
+}
+
+// ExpectError fails the test unless resp is an error response whose
+// error id is id, shown to the user, with a message containing each
+// fragment.
+func ExpectError(t testing.TB, resp *Message, id int, fragments ...string) {
+	t.Helper()
+	var body dap.ErrorResponseBody
+	if resp.Success || resp.DecodeBody(&body) != nil || body.Error == nil {
+		t.Fatalf("response = %s; want an error response", resp)
+	}
+	if body.Error.Id != id || !body.Error.ShowUser {
+		t.Errorf("error id %d (showUser %v); want %d, shown to the user: %s", body.Error.Id, body.Error.ShowUser, id, body.Error.Format)
+	}
+	for _, f := range fragments {
+		if !strings.Contains(body.Error.Format, f) {
+			t.Errorf("error %q does not mention %q", body.Error.Format, f)
+		}
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pyattach/pyattach/internal/testproc"
+
 	"github.com/pyattach/pyattach/attacherr"
 	"github.com/pyattach/pyattach/internal/testtarget"
 )
@@ -16,15 +18,15 @@ import (
 // TestAsOtherUser runs ps and doctor as an unprivileged user against a
 // root-owned CPython target.
 func TestAsOtherUser(t *testing.T) {
-	cred := testUser(t)
-	bin := publicTestBinary(t)
+	cred := testproc.User(t, "pyattach-diag-test")
+	bin := testproc.PublicTestBinary(t)
 	target := testtarget.Start(t, interpreter(t, 3, 11), testtarget.Idle)
 
 	t.Run("ps lists only the user's own processes", func(t *testing.T) {
 		var procs []Process
 		runHelper(t, bin, cred, "list", 0, "", &procs)
 		if p := find(procs, target.PID); p != nil {
-			t.Errorf("root's process is listed for %s: %+v", testUserName, p)
+			t.Errorf("root's process is listed for %s: %+v", "pyattach-diag-test", p)
 		}
 	})
 	t.Run("ps --all says why not", func(t *testing.T) {
@@ -32,7 +34,7 @@ func TestAsOtherUser(t *testing.T) {
 		runHelper(t, bin, cred, "list-all", 0, "", &procs)
 		p := find(procs, target.PID)
 		if p == nil || p.Attachable || !strings.Contains(p.Reason, "real uid 0 (root)") || !strings.Contains(p.Remedy, "root") {
-			t.Errorf("root's process as seen by %s: %+v; want it listed, not attachable, because it is root's", testUserName, p)
+			t.Errorf("root's process as seen by %s: %+v; want it listed, not attachable, because it is root's", "pyattach-diag-test", p)
 		}
 	})
 	t.Run("doctor", func(t *testing.T) {
@@ -55,21 +57,21 @@ func TestAsOtherUser(t *testing.T) {
 // TestDoctorSuppliedDebugpy checks, as root, a process of another user that
 // has no debugpy of its own: pyattach's copy must be within its reach.
 func TestDoctorSuppliedDebugpy(t *testing.T) {
-	cred := testUser(t)
+	cred := testproc.User(t, "pyattach-diag-test")
 	cmd := exec.Command("/usr/bin/python3", "-S", "-c", "import time\nprint('ready', flush=True)\nwhile True: time.sleep(1)")
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if _, err := os.Stat(cmd.Path); err != nil {
 		t.Skip("no /usr/bin/python3")
 	}
-	pid := startReady(t, cmd)
+	pid, _ := testproc.StartReady(t, cmd)
 
 	private, err := os.MkdirTemp("", "diag-private-") // 0700: closed to the user
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(private) })
-	public := publicDir(t)
+	public := testproc.PublicDir(t)
 	for _, dir := range []string{private, public} {
 		writeFile(t, dir+"/debugpy/__init__.py", "")
 		writeFile(t, dir+"/debugpy-1.8.20.dist-info/METADATA", "")

@@ -1,18 +1,17 @@
 package diag
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/pyattach/pyattach/internal/testproc"
 
 	"github.com/pyattach/pyattach/internal/testtarget"
 )
@@ -100,130 +99,15 @@ func interpreter(t *testing.T, major, minor int) testtarget.Interpreter {
 	return found[0]
 }
 
-// start starts cmd and stops it by PID when the test ends: SIGCONT (so it
-// is never left stopped), SIGKILL, then reap.
-func start(t *testing.T, cmd *exec.Cmd) int {
-	t.Helper()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", cmd.Path, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return cmd.Process.Pid
-}
-
-// startReady starts cmd, which prints a line once it is ready, and returns
-// its PID.
-func startReady(t *testing.T, cmd *exec.Cmd) int {
-	t.Helper()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := start(t, cmd)
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	select {
-	case s := <-line:
-		if s == "" {
-			t.Fatalf("%s exited before it was ready", cmd.Path)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not get ready", cmd.Path)
-	}
-	return pid
-}
-
 // startSleep starts `sleep`, a process that is not Python.
 func startSleep(t *testing.T) int {
 	t.Helper()
-	pid := start(t, exec.Command("sleep", "600"))
-	waitUntil(t, "sleep has exec'd", func() bool {
+	pid := testproc.Start(t, exec.Command("sleep", "600"))
+	testproc.WaitUntil(t, "sleep has exec'd", func() bool {
 		exe, _ := os.Readlink(procFile(pid, "exe"))
 		return strings.HasSuffix(exe, "/sleep")
 	})
 	return pid
-}
-
-// waitUntil polls cond until it holds; the deadline only stops a hung test.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-	}
-}
-
-// testUserName is the throwaway user the permission tests run as. It is
-// not procfs's pyattach-test: packages test in parallel, and a userdel
-// there must not meet our processes running as that user.
-const testUserName = "pyattach-diag-test"
-
-// testUser returns the credentials of testUserName, creating the user for
-// the duration of the test if it does not exist.
-func testUser(t *testing.T) *syscall.Credential {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates user " + testUserName + " and runs processes as it")
-	}
-	u, err := user.Lookup(testUserName)
-	if err != nil {
-		out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", testUserName).CombinedOutput()
-		if err != nil {
-			t.Skipf("cannot create user %s: %v: %s", testUserName, err, out)
-		}
-		t.Cleanup(func() {
-			if out, err := exec.Command("userdel", testUserName).CombinedOutput(); err != nil {
-				t.Errorf("userdel %s: %v: %s", testUserName, err, out)
-			}
-		})
-		if u, err = user.Lookup(testUserName); err != nil {
-			t.Fatal(err)
-		}
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-}
-
-// publicDir returns a new directory that every user may enter and read.
-func publicDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "diag-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// publicTestBinary returns a copy of the test binary that any user may run:
-// go test builds it in a directory only root can enter.
-func publicTestBinary(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := publicDir(t) + "/diag.test"
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin
 }
 
 // find returns the process with pid in procs, nil if it is not listed.

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pyattach/pyattach/internal/testproc"
+
 	"github.com/pyattach/pyattach/internal/testtarget"
 	"github.com/pyattach/pyattach/procfs"
 )
@@ -24,7 +26,7 @@ func TestList(t *testing.T) {
 	if err := syscall.Kill(stopped.PID, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the target is stopped", func() bool { return stopped.State() == 'T' })
+	testproc.WaitUntil(t, "the target is stopped", func() bool { return stopped.State() == 'T' })
 	sleep := startSleep(t)
 
 	procs, err := List(ListOptions{})
@@ -201,7 +203,7 @@ run()
 `)
 		target := testtarget.Start(t, py, script, testtarget.WithEnv("PYDEVD_USE_CYTHON=NO", "PYDEVD_DISABLE_FILE_VALIDATION=1"))
 		var adapter int
-		waitUntil(t, "the target is connected to its adapter", func() bool {
+		testproc.WaitUntil(t, "the target is connected to its adapter", func() bool {
 			adapter = findAdapters().connectedAdapter(target.PID)
 			return adapter != 0
 		})
@@ -219,7 +221,7 @@ run()
 // init, which reaps it) and waits until it has gone.
 func stopAdapter(t *testing.T, pid int) {
 	_ = syscall.Kill(pid, syscall.SIGKILL)
-	waitUntil(t, "the adapter is gone", func() bool {
+	testproc.WaitUntil(t, "the adapter is gone", func() bool {
 		p, err := procfs.Read(pid)
 		return err != nil || !p.Alive()
 	})

@@ -38,6 +38,7 @@ func TestAttach(t *testing.T) {
 				c.Continue(next.ThreadId)
 				c.Disconnect(false)
 				c.Close()
+				expectDebugpyStopped(t, target.PID)
 				target.WaitProgress(t)
 			}
 		})

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-dap"
-
 	"github.com/pyattach/pyattach/attacherr"
 	"github.com/pyattach/pyattach/daptest"
 	"github.com/pyattach/pyattach/internal/testtarget"
@@ -163,11 +161,20 @@ func TestDebugpyDiesUnderTheBridge(t *testing.T) {
 	expectUnharmed(t, target)
 }
 
-// debugpyAdapterOf finds the debugpy adapter process serving the target:
-// debugpy daemonizes it, so it is found by its command line and by the
-// connection it holds to the target (it is the only one the test started
-// since the attach).
+// debugpyAdapterOf finds the debugpy adapter process serving the target.
 func debugpyAdapterOf(t *testing.T, target int) int {
+	t.Helper()
+	pid, ok := findAdapter(t, target)
+	if !ok {
+		t.Fatalf("no debugpy adapter process serves process %d", target)
+	}
+	return pid
+}
+
+// findAdapter looks for the debugpy adapter serving the target: debugpy
+// daemonizes it, so it is found by its command line and by the connection
+// it holds to the target.
+func findAdapter(t *testing.T, target int) (int, bool) {
 	t.Helper()
 	pids, err := procfs.PIDs()
 	if err != nil {
@@ -179,11 +186,27 @@ func debugpyAdapterOf(t *testing.T, target int) int {
 			continue
 		}
 		if sharesSocketWith(pid, target) {
-			return pid
+			return pid, true
 		}
 	}
-	t.Fatalf("no debugpy adapter process serves process %d", target)
-	return 0
+	return 0, false
+}
+
+// expectDebugpyStopped checks that, once its sessions ended, nothing of
+// debugpy is left serving the target: no adapter process, no open port.
+func expectDebugpyStopped(t *testing.T, target int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		pid, ok := findAdapter(t, target)
+		if !ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("debugpy's adapter (PID %d) still serves process %d after the session ended", pid, target)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // sharesSocketWith reports whether the two processes are the ends of one
@@ -236,18 +259,7 @@ func tcpPeers(inodes map[string]bool) map[string]string {
 // contains each fragment.
 func expectCode(t *testing.T, resp *daptest.Message, code attacherr.Code, fragments ...string) {
 	t.Helper()
-	var body dap.ErrorResponseBody
-	if resp.Success || resp.DecodeBody(&body) != nil || body.Error == nil {
-		t.Fatalf("response = %s; want an error", resp)
-	}
-	if body.Error.Id != int(code) {
-		t.Errorf("error %d (%s); want %d (%s)", body.Error.Id, body.Error.Format, code, code)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(body.Error.Format, f) {
-			t.Errorf("error %q does not mention %q", body.Error.Format, f)
-		}
-	}
+	daptest.ExpectError(t, resp, int(code), fragments...)
 }
 
 // expectUnharmed checks the target is neither stopped nor traced nor left
@@ -269,4 +281,33 @@ func expectUnharmed(t *testing.T, target *testtarget.Target) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	target.WaitProgress(t)
+}
+
+// TestStopNeverKills ends sessions the ways editors' Stop buttons do —
+// terminate (Helix, nvim-dap, dape, Zed) and disconnect asking to
+// terminate the debuggee — while stopped at a breakpoint: the target must
+// go on running.
+func TestStopNeverKills(t *testing.T) {
+	py := testtarget.Interpreters(t)[0]
+	target := testtarget.Start(t, py, testtarget.Idle)
+	line := testtarget.Line(t, target.Script, testtarget.MarkTick)
+	for _, end := range []struct {
+		command string
+		args    map[string]any
+	}{
+		{"terminate", map[string]any{"restart": false}},
+		{"disconnect", map[string]any{"terminateDebuggee": true}},
+	} {
+		c := daptest.StartAdapter(t, bin, "dap")
+		if caps := c.Initialize(daptest.DefaultInitializeArgs()); caps.SupportsTerminateRequest {
+			t.Error("pyattach advertises terminate, which would kill the target")
+		}
+		attachAndBreak(t, c, target, line)
+		c.SetBreakpoints(target.Script, nil)
+		if resp := c.Request(end.command, end.args); !resp.Success {
+			t.Fatalf("%s failed: %s", end.command, resp.Message)
+		}
+		c.Close()
+		expectUnharmed(t, target)
+	}
 }

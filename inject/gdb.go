@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +23,11 @@ import (
 // is unwound rather than killing the target) and not be passed on.
 var gdbSetup = []string{
 	"-gdb-set unwindonsignal on",
+	// Frames are wanted for their function names only: computing argument
+	// values and entry values expands debug information while the target
+	// is stopped.
+	"-gdb-set print frame-arguments none",
+	"-gdb-set print entry-values no",
 	`-interpreter-exec console "handle all nostop noprint pass"`,
 	`-interpreter-exec console "handle SIGSEGV SIGBUS SIGILL SIGFPE SIGABRT stop print nopass"`,
 }
@@ -34,8 +40,9 @@ func startGDB(ctx context.Context, o Options) (*gdbmi.Client, error) {
 	sctx, cancel := context.WithTimeout(ctx, o.Timeouts.Start)
 	defer cancel()
 	g, err := gdbmi.Start(sctx, gdbmi.Config{
-		Path:   o.GDB,
-		Args:   []string{"-iex", "set auto-load off"},
+		Path: o.GDB,
+		// No separate debug files (Debian's libc6-dbg, ...): see symbolFile.
+		Args:   []string{"-iex", "set auto-load off", "-iex", "set debug-file-directory"},
 		Logger: o.Log,
 	})
 	switch {
@@ -62,7 +69,44 @@ func startGDB(ctx context.Context, o Options) (*gdbmi.Client, error) {
 	return g, nil
 }
 
-// attach ptrace-attaches gdb and waits until every thread has stopped.
+// preloadSymbols has gdb read the symbols it needs — the executable's,
+// libpython's, libc's and the dynamic loader's, at their load addresses in
+// the target — before the attach, and no others at the attach. Reading
+// them takes gdb a few hundred milliseconds (libpython's debug information
+// is large); done after the attach, that time would be spent with every
+// thread of the target stopped. If anything goes wrong gdb simply reads
+// the symbols at the attach, as it does by default.
+func preloadSymbols(ctx context.Context, g *gdbmi.Client, o Options) {
+	files := []string{fmt.Sprintf("-file-symbol-file %s", miQuote(symbolFile(o.Python.Library, o.Log)))}
+	if o.Python.Shared {
+		files[0] = fmt.Sprintf("-file-symbol-file %s", miQuote(symbolFile(o.Process.Exe, o.Log)))
+		files = append(files, addSymbolFile(symbolFile(o.Python.Library, o.Log), o.Python.LibraryBase))
+	}
+	for _, name := range []*regexp.Regexp{libcName, loaderName} {
+		if lib, err := o.Process.FindLibrary(name); err == nil {
+			files = append(files, addSymbolFile(symbolFile(lib.File, o.Log), lib.Base))
+		}
+	}
+	for _, cmd := range append([]string{"-gdb-set auto-solib-add off"}, files...) {
+		if _, err := g.Exec(ctx, cmd); err != nil {
+			o.Log.Warn("could not preload symbols; gdb will read them at the attach", "command", cmd, "err", err)
+			_, _ = g.Exec(ctx, "-gdb-set auto-solib-add on")
+			return
+		}
+	}
+}
+
+var loaderName = regexp.MustCompile(`^ld-linux`)
+
+func addSymbolFile(path string, base uint64) string {
+	return fmt.Sprintf("-interpreter-exec console %s", miQuote(fmt.Sprintf("add-symbol-file %s -o %#x", path, base)))
+}
+
+// miQuote quotes s as an MI C-string.
+func miQuote(s string) string { return strconv.Quote(s) }
+
+// attach ptrace-attaches gdb and waits until every thread has stopped. It
+// returns when the target was stopped: the moment the attach began.
 func attach(ctx context.Context, g *gdbmi.Client, o Options) (time.Time, error) {
 	began := time.Now()
 	actx, cancel := context.WithTimeout(ctx, o.Timeouts.Attach)
@@ -73,12 +117,11 @@ func attach(ctx context.Context, g *gdbmi.Client, o Options) (time.Time, error) 
 	if _, err := g.WaitAsync(actx, func(r gdbmi.Record) bool { return r.Kind == gdbmi.KindExec && r.Class == "stopped" }); err != nil {
 		return time.Time{}, attachError(o, actx, began, err)
 	}
-	stopped := time.Now()
 	if _, err := g.Exec(actx, "-gdb-set scheduler-locking off"); err != nil {
-		return stopped, attacherr.Wrap(err, attacherr.GDBFailed, fmt.Sprintf("gdb could not let the target's threads run during calls: %v.", err),
+		return began, attacherr.Wrap(err, attacherr.GDBFailed, fmt.Sprintf("gdb could not let the target's threads run during calls: %v.", err),
 			"pyattach needs GDB 8 or newer; check `gdb --version`.")
 	}
-	return stopped, nil
+	return began, nil
 }
 
 // attachError explains a failed -target-attach.

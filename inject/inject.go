@@ -137,6 +137,7 @@ func withDefaults(o Options) (Options, error) {
 
 // attachAndInject attaches, injects, and detaches whatever happened.
 func attachAndInject(ctx context.Context, g *gdbmi.Client, o Options) (res Result, in *installed, err error) {
+	preloadSymbols(ctx, g, o)
 	o.Progress(fmt.Sprintf("attaching to process %d", o.PID))
 	stoppedAt, err := attach(ctx, g, o)
 	if err != nil {
@@ -205,14 +206,12 @@ func (t *target) selectMainThread(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	want := fmt.Sprintf("(LWP %d)", t.o.PID)
 	for _, v := range reply.Results.List("threads") {
 		th, ok := v.(gdbmi.Tuple)
 		if !ok {
 			continue
 		}
-		id := th.Str("target-id")
-		if strings.HasSuffix(id, want) || id == fmt.Sprintf("process %d", t.o.PID) {
+		if isMainThread(th.Str("target-id"), t.o.PID) {
 			_, err := t.exec(ctx, "selecting the main thread", "-thread-select "+th.Str("id"))
 			return err
 		}
@@ -220,6 +219,16 @@ func (t *target) selectMainThread(ctx context.Context) error {
 	return attacherr.New(attacherr.UnsafeToInject,
 		fmt.Sprintf("Process %d has no main thread any more (it may have called pthread_exit).", t.o.PID),
 		"pyattach needs the main thread to run the bootstrap safely; this process cannot be attached to.")
+}
+
+// isMainThread reports whether gdb's target-id for a thread names the
+// process's main thread. gdb says "Thread 0x... (LWP pid)" with
+// libthread_db, "LWP pid" without it (musl, static builds), and
+// "process pid" for a process with one thread.
+func isMainThread(targetID string, pid int) bool {
+	return strings.HasSuffix(targetID, fmt.Sprintf("(LWP %d)", pid)) ||
+		targetID == fmt.Sprintf("LWP %d", pid) ||
+		targetID == fmt.Sprintf("process %d", pid)
 }
 
 // frame is one level of the main thread's stack.

@@ -71,3 +71,22 @@ func TestParseStrategy(t *testing.T) {
 		}
 	}
 }
+
+func TestIsMainThread(t *testing.T) {
+	tests := []struct {
+		targetID string
+		want     bool
+	}{
+		{"Thread 0x7f3c2b4f4740 (LWP 4242)", true},
+		{"LWP 4242", true},
+		{"process 4242", true},
+		{"Thread 0x7f3c2a1ff6c0 (LWP 4243)", false},
+		{"LWP 42420", false},
+		{"Thread 0x7f3c2a1ff6c0 (LWP 14242)", false},
+	}
+	for _, tc := range tests {
+		if got := isMainThread(tc.targetID, 4242); got != tc.want {
+			t.Errorf("isMainThread(%q, 4242) = %v; want %v", tc.targetID, got, tc.want)
+		}
+	}
+}

@@ -10,18 +10,21 @@
 // same data, and [Symbols] lets the injector resolve C-API addresses in Go so
 // that GDB need not load symbols.
 //
-// # Paths and mount namespaces
+// # Paths, chroots and mount namespaces
 //
-// Paths in /proc/PID/maps, /proc/PID/exe and /proc/PID/cmdline are the
-// target's: a process in a container names files inside its own mount
-// namespace, which may be unreachable (or a different file) from ours. Files
-// of the target are therefore opened through /proc/PID/root, the target's root
-// directory as a magic link that works from any namespace (and for the host's
-// own processes too). [Python.Library] is the plain path when that names the
-// very same file, else the /proc/PID/root path, and a deleted file (replaced
-// by a package upgrade while the process runs) is reached through
-// /proc/PID/map_files (which the kernel opens only for CAP_SYS_ADMIN or
-// CAP_CHECKPOINT_RESTORE).
+// The kernel renders the paths in /proc/PID/maps and /proc/PID/exe against
+// the root of the process reading them: for a target in a chroot below our
+// root they are full paths from ours, for a target in another mount
+// namespace (a container) paths in that namespace, which may be unreachable
+// from ours or name a different file there. /proc/PID/cmdline and the
+// environment hold the target's own paths, which are resolved through
+// /proc/PID/root, the target's root directory as a magic link that works
+// from any namespace. A mapped file is opened by [OpenMapped], which tries
+// the plain path, the path under /proc/PID/root and /proc/PID/map_files (the
+// kernel's link to the mapped file itself, which also reaches a file deleted
+// since it was mapped but which the kernel opens only for CAP_SYS_ADMIN or
+// CAP_CHECKPOINT_RESTORE) and takes the first whose inode is the mapping's;
+// [Python.Library] is the path it was opened by.
 //
 // Reading another user's maps, exe and environ needs the same permission as
 // ptrace's read mode, so for processes we may not trace [DetectPython] fails

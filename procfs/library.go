@@ -26,7 +26,10 @@ func (p *Process) FindLibrary(name *regexp.Regexp) (*Library, error) {
 			continue
 		}
 		fileMaps := mappingsOf(maps, m.Path)
-		host := hostPath(p.PID, fileMaps[0])
+		host, err := hostPath(p.PID, fileMaps[0])
+		if err != nil {
+			return nil, err
+		}
 		f, err := elf.Open(host)
 		if err != nil {
 			return nil, err

@@ -1,7 +1,6 @@
 package procfs
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,13 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"os/user"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // The test binary doubles as a helper process: with helperEnv set it does one
@@ -131,63 +127,6 @@ func helperCommand(bin, helper string, pid int) *exec.Cmd {
 	return cmd
 }
 
-// start starts cmd and stops it by PID when the test ends: SIGCONT (so it
-// is never left stopped), SIGKILL, then reap.
-func start(t *testing.T, cmd *exec.Cmd) int {
-	t.Helper()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", cmd.Path, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return cmd.Process.Pid
-}
-
-// startReady starts cmd, which must print a line when it is ready, and
-// returns its PID and that line. Its stdin is a pipe that stays open until
-// the process is stopped, for helpers that run until stdin closes.
-func startReady(t *testing.T, cmd *exec.Cmd) (int, string) {
-	t.Helper()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cmd.Stdin == nil {
-		if _, err := cmd.StdinPipe(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pid := start(t, cmd)
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	select {
-	case s := <-line:
-		if s == "" {
-			t.Fatalf("%s exited or closed stdout before it was ready", cmd.Path)
-		}
-		return pid, s
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not get ready", cmd.Path)
-	}
-	return 0, ""
-}
-
-// waitUntil polls cond until it holds; the deadline only stops a hung test.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-	}
-}
-
 func mustRead(t *testing.T, pid int) *Process {
 	t.Helper()
 	p, err := Read(pid)
@@ -195,60 +134,4 @@ func mustRead(t *testing.T, pid int) *Process {
 		t.Fatal(err)
 	}
 	return p
-}
-
-const testUserName = "pyattach-test"
-
-// testUser returns the credentials of user pyattach-test, creating the user
-// for the duration of the test if it does not exist.
-func testUser(t *testing.T) *syscall.Credential {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates user " + testUserName + " and runs processes as it")
-	}
-	u, err := user.Lookup(testUserName)
-	if err != nil {
-		out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", testUserName).CombinedOutput()
-		if err != nil {
-			t.Skipf("cannot create user %s: %v: %s", testUserName, err, out)
-		}
-		t.Cleanup(func() {
-			if out, err := exec.Command("userdel", testUserName).CombinedOutput(); err != nil {
-				t.Errorf("userdel %s: %v: %s", testUserName, err, out)
-			}
-		})
-		if u, err = user.Lookup(testUserName); err != nil {
-			t.Fatal(err)
-		}
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-}
-
-// publicTestBinary returns a copy of the test binary that any user may run:
-// go test builds it in a directory only root can enter.
-func publicTestBinary(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "procfs-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := dir + "/procfs.test"
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin
 }

@@ -6,11 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
-
-// deletedSuffix is what the kernel appends to the path of a file that was
-// unlinked (typically replaced by an upgrade) while still mapped or executed.
-const deletedSuffix = " (deleted)"
 
 // Mapping is one line of /proc/PID/maps: a range of the target's address
 // space and what backs it.
@@ -19,9 +16,10 @@ type Mapping struct {
 	Perms      string // such as "r-xp"
 	Offset     uint64 // offset in the file that Start maps
 	Inode      uint64 // 0 for anonymous memory
-	// Path is the backing file as the target names it (see the package
-	// comment; it may end in " (deleted)"), a pseudo-name such as "[heap]",
-	// or "" for anonymous memory.
+	// Path is the backing file as the kernel names it to us (see the
+	// package comment: our root's view for a chroot, the target's own for
+	// another mount namespace; it may end in " (deleted)"), a pseudo-name
+	// such as "[heap]", or "" for anonymous memory. OpenMapped opens it.
 	Path string
 }
 
@@ -84,23 +82,68 @@ func parseMapping(line string) (Mapping, error) {
 	return m, nil
 }
 
-// hostPath returns a path through which we can open the file behind m, the
-// first mapping of a file in process pid (see the package comment).
-func hostPath(pid int, m Mapping) string {
-	if strings.HasSuffix(m.Path, deletedSuffix) {
-		return fmt.Sprintf("/proc/%d/map_files/%x-%x", pid, m.Start, m.End)
-	}
+// OpenMapped opens the very file that m, a mapping of process pid, maps.
+//
+// The path in /proc/PID/maps is the kernel's rendering of the file against
+// the reader's root: for a target in a chroot below our root it is the full
+// path from ours (/srv/root/usr/bin/python3), for a target in another mount
+// namespace it is the path in that namespace, and for a file unlinked since
+// it was mapped it ends in " (deleted)". So the candidates are, in order, the
+// path itself, the path under /proc/PID/root (the target's root, from any
+// namespace) and /proc/PID/map_files/START-END (the kernel's own link to the
+// mapped file, which only a reader with CAP_SYS_ADMIN or
+// CAP_CHECKPOINT_RESTORE may follow); the first whose inode is the
+// mapping's wins. The readable paths come first because the file's name
+// shows up in diagnostics. If none matches, the path under /proc/PID/root is
+// used when it opens: it is what the target itself would open by that name
+// (a file system whose inode numbers differ between views, such as some
+// overlays, is the case this covers).
+//
+// The returned file's Name is the path it was opened by.
+func OpenMapped(pid int, m Mapping) (*os.File, error) {
 	viaRoot := procPath(pid, "root") + m.Path
-	if sameFile(m.Path, viaRoot) {
-		return m.Path
+	candidates := []string{m.Path, viaRoot, fmt.Sprintf("/proc/%d/map_files/%x-%x", pid, m.Start, m.End)}
+	var errs []error
+	for _, path := range candidates {
+		f, err := openInode(path, m.Inode)
+		if err == nil {
+			return f, nil
+		}
+		errs = append(errs, err)
 	}
-	return viaRoot
+	if f, err := os.Open(viaRoot); err == nil {
+		return f, nil
+	}
+	return nil, fmt.Errorf("open %s, mapped into process %d: %w", m.Path, pid, errors.Join(errs...))
 }
 
-func sameFile(a, b string) bool {
-	ia, errA := os.Stat(a)
-	ib, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(ia, ib)
+// openInode opens path if it is the file with inode number ino.
+func openInode(path string, ino uint64) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err == nil {
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if ok && st.Ino == ino {
+			return f, nil
+		}
+		err = fmt.Errorf("%s is not the mapped file (inode %d)", path, ino)
+	}
+	f.Close()
+	return nil, err
+}
+
+// hostPath returns a path through which we can open the file behind m, the
+// first mapping of a file in process pid (see OpenMapped).
+func hostPath(pid int, m Mapping) (string, error) {
+	f, err := OpenMapped(pid, m)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return f.Name(), nil
 }
 
 // mappingsOf returns the mappings of the file the target calls path.

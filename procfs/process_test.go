@@ -7,6 +7,8 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+
+	"github.com/pyattach/pyattach/internal/testproc"
 )
 
 func TestStateString(t *testing.T) {
@@ -92,10 +94,10 @@ func TestReadSelf(t *testing.T) {
 func TestReadChild(t *testing.T) {
 	cmd := exec.Command("sleep", "600")
 	cmd.Env = []string{"PROCFS_TEST=environ"}
-	pid := start(t, cmd)
+	pid := testproc.Start(t, cmd)
 	var p *Process
 	// exec sets the new comm and exe before it lays out the arguments.
-	waitUntil(t, "sleep has exec'd", func() bool { p = mustRead(t, pid); return len(p.Cmdline) > 0 })
+	testproc.WaitUntil(t, "sleep has exec'd", func() bool { p = mustRead(t, pid); return len(p.Cmdline) > 0 })
 	if p.PPID != os.Getpid() || !slices.Equal(p.Cmdline, []string{"sleep", "600"}) || p.Threads != 1 {
 		t.Errorf("Read(sleep) = %+v; want ppid %d, cmdline [sleep 600], 1 thread", p, os.Getpid())
 	}
@@ -122,7 +124,7 @@ func TestPIDs(t *testing.T) {
 func TestThreads(t *testing.T) {
 	cmd := exec.Command("/usr/bin/python3", "-c",
 		"import threading, time\nthreading.Thread(target=time.sleep, args=(600,), daemon=True).start()\nprint('ready', flush=True)\ntime.sleep(600)")
-	pid, _ := startReady(t, cmd)
+	pid, _ := testproc.StartReady(t, cmd)
 	p := mustRead(t, pid)
 	tids, err := p.TIDs()
 	if err != nil || len(tids) != 2 || tids[0] != pid || p.Threads != 2 {
@@ -135,7 +137,7 @@ func TestThreads(t *testing.T) {
 
 func TestGoneAndReused(t *testing.T) {
 	cmd := exec.Command("sleep", "600")
-	pid := start(t, cmd)
+	pid := testproc.Start(t, cmd)
 	p := mustRead(t, pid)
 	if !p.Alive() {
 		t.Fatal("Alive() = false for a running process")
@@ -170,7 +172,7 @@ func TestZombie(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Wait() }) // reaping it is what ends the zombie
 	pid := cmd.Process.Pid
 	var p *Process
-	waitUntil(t, "true has exited", func() bool { p = mustRead(t, pid); return p.State == StateZombie })
+	testproc.WaitUntil(t, "true has exited", func() bool { p = mustRead(t, pid); return p.State == StateZombie })
 	if p.Alive() {
 		t.Error("Alive() = true for a zombie")
 	}
@@ -184,12 +186,12 @@ func TestZombie(t *testing.T) {
 
 func TestStopped(t *testing.T) {
 	cmd := exec.Command("sleep", "600")
-	pid := start(t, cmd)
+	pid := testproc.Start(t, cmd)
 	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	var p *Process
-	waitUntil(t, "sleep is stopped", func() bool { p = mustRead(t, pid); return p.State == StateStopped })
+	testproc.WaitUntil(t, "sleep is stopped", func() bool { p = mustRead(t, pid); return p.State == StateStopped })
 	if !p.Alive() {
 		t.Error("Alive() = false for a stopped process")
 	}

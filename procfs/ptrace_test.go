@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/pyattach/pyattach/internal/testproc"
 )
 
 func TestDecidePtrace(t *testing.T) {
@@ -108,12 +110,12 @@ func TestAlreadyTraced(t *testing.T) {
 	if !HasCapSysPtrace() {
 		t.Skip("needs CAP_SYS_PTRACE to set up a tracer")
 	}
-	target := start(t, exec.Command("sleep", "600"))
+	target := testproc.Start(t, exec.Command("sleep", "600"))
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tracer, _ := startReady(t, helperCommand(self, "trace", target))
+	tracer, _ := testproc.StartReady(t, helperCommand(self, "trace", target))
 	p := mustRead(t, target)
 	if p.TracerPID != tracer {
 		t.Fatalf("TracerPID = %d, want the helper %d", p.TracerPID, tracer)
@@ -131,8 +133,8 @@ func TestAlreadyTraced(t *testing.T) {
 // TestPtraceAsOtherUser runs the check, and a real PTRACE_ATTACH, as an
 // unprivileged user against targets it may or may not trace.
 func TestPtraceAsOtherUser(t *testing.T) {
-	cred := testUser(t)
-	bin := publicTestBinary(t)
+	cred := testproc.User(t, "pyattach-test")
+	bin := testproc.PublicTestBinary(t)
 	asUser := func(cmd *exec.Cmd, ambient ...uintptr) *exec.Cmd {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, AmbientCaps: ambient}
 		return cmd
@@ -142,16 +144,16 @@ func TestPtraceAsOtherUser(t *testing.T) {
 		target func(t *testing.T) int
 		cause  string
 	}{
-		{"own process", func(t *testing.T) int { return start(t, asUser(exec.Command("sleep", "600"))) }, ""},
-		{"root's process", func(t *testing.T) int { return start(t, exec.Command("sleep", "600")) }, CauseOtherUser},
+		{"own process", func(t *testing.T) int { return testproc.Start(t, asUser(exec.Command("sleep", "600"))) }, ""},
+		{"root's process", func(t *testing.T) int { return testproc.Start(t, exec.Command("sleep", "600")) }, CauseOtherUser},
 		{"not dumpable", func(t *testing.T) int {
-			pid, _ := startReady(t, asUser(helperCommand(bin, "nodump", 0)))
+			pid, _ := testproc.StartReady(t, asUser(helperCommand(bin, "nodump", 0)))
 			return pid
 		}, CauseNotDumpable},
 		{"more capabilities", func(t *testing.T) int {
 			const capNetBindService = 10
-			pid := start(t, asUser(exec.Command("sleep", "600"), capNetBindService))
-			waitUntil(t, "sleep runs with its capability", func() bool {
+			pid := testproc.Start(t, asUser(exec.Command("sleep", "600"), capNetBindService))
+			testproc.WaitUntil(t, "sleep runs with its capability", func() bool {
 				st, err := readStatus(procPath(pid, "status"))
 				return err == nil && st.capPrm == 1<<capNetBindService && len(mustRead(t, pid).Cmdline) > 0
 			})
@@ -162,7 +164,7 @@ func TestPtraceAsOtherUser(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := runCheck(t, bin, cred, tt.target(t))
 			if got.Cause != tt.cause {
-				t.Errorf("CheckPtrace as %s: cause %q (%s), want %q", testUserName, got.Cause, got.Err, tt.cause)
+				t.Errorf("CheckPtrace as %s: cause %q (%s), want %q", "pyattach-test", got.Cause, got.Err, tt.cause)
 			}
 			if kernelAllowed := got.AttachErr == ""; kernelAllowed != (tt.cause == "") {
 				t.Errorf("the kernel's PTRACE_ATTACH said %q; check said %+v", got.AttachErr, got)

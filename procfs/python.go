@@ -150,7 +150,10 @@ func nameVersion(re *regexp.Regexp, file string) (Version, bool) {
 // inspectRuntime reads the runtime file's ELF contents: its symbols decide
 // the implementation when its name did not, and give the version and load bias.
 func inspectRuntime(pid int, file runtimeFile, fileMaps []Mapping) (*Python, error) {
-	host := hostPath(pid, fileMaps[0])
+	host, err := hostPath(pid, fileMaps[0])
+	if err != nil {
+		return nil, err
+	}
 	facts, err := inspectELF(host)
 	if err != nil {
 		return nil, err

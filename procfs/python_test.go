@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/pyattach/pyattach/internal/testproc"
 )
 
 func TestVersionString(t *testing.T) {
@@ -190,7 +192,7 @@ func pythonCommand(exe string) *exec.Cmd {
 // startPython starts cmd, which runs pythonReady, and returns its process and the version it reported.
 func startPython(t *testing.T, cmd *exec.Cmd) (*Process, string) {
 	t.Helper()
-	pid, version := startReady(t, cmd)
+	pid, version := testproc.StartReady(t, cmd)
 	return mustRead(t, pid), version
 }
 
@@ -288,9 +290,9 @@ func TestDetectDeletedLibrary(t *testing.T) {
 }
 
 func TestDetectNotPython(t *testing.T) {
-	pid := start(t, exec.Command("sleep", "600"))
+	pid := testproc.Start(t, exec.Command("sleep", "600"))
 	var p *Process
-	waitUntil(t, "sleep has exec'd", func() bool { p = mustRead(t, pid); return len(p.Cmdline) > 0 })
+	testproc.WaitUntil(t, "sleep has exec'd", func() bool { p = mustRead(t, pid); return len(p.Cmdline) > 0 })
 	if py, err := DetectPython(p); !errors.Is(err, ErrNotPython) {
 		t.Errorf("DetectPython(sleep) = %+v, %v; want ErrNotPython", py, err)
 	}
@@ -310,7 +312,7 @@ func TestDetectPyPy(t *testing.T) {
 	if _, err := w.WriteString("ready\n"); err != nil { // cat echoes it once it runs
 		t.Fatal(err)
 	}
-	pid, _ := startReady(t, cmd)
+	pid, _ := testproc.StartReady(t, cmd)
 	py, err := DetectPython(mustRead(t, pid))
 	if !errors.Is(err, ErrNotCPython) || !strings.Contains(err.Error(), "PyPy") {
 		t.Fatalf("DetectPython() error = %v; want ErrNotCPython naming PyPy", err)

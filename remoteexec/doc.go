@@ -31,6 +31,12 @@
 // clears the pending flag, raises the audit event
 // cpython.remote_debugger_script and runs the file.
 //
+// [Target.Pending] tells whether the thread has picked the request up, and
+// [Target.Cancel] withdraws a request it has not: a caller that gives up
+// (the thread is blocked in C code and the attach falls back to gdb, or
+// times out) withdraws it, so that the thread does not run the script, or
+// fail to find it, long after the attach is over.
+//
 // # Stopping the target around the write
 //
 // eval_breaker is a word that the target's threads update atomically (GIL
@@ -50,7 +56,7 @@
 // force; a signal that arrives while a thread is held is delivered when it is
 // let go. The first thread is held until the last one has stopped: a few
 // hundred microseconds for a few threads, a few milliseconds for a process
-// that keeps starting threads. Blocking system calls that the stop interrupts
+// that keeps starting threads ([Target.Paused] says how long it was). Blocking system calls that the stop interrupts
 // are restarted, or fail with EINTR, which CPython retries (PEP 475). A
 // thread in an uninterruptible sleep delays the stop until it wakes.
 //

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyattach/pyattach/internal/forkyroot"
 	"github.com/pyattach/pyattach/procfs"
 )
 
@@ -113,7 +114,7 @@ func start(t *testing.T, l launch, r run) *target {
 	requireRoot(t)
 	root := l.root
 	if root == "" {
-		root = forkyRootfs(t)
+		root = forkyroot.Require(t)
 	}
 	hostDir, err := os.MkdirTemp(filepath.Join(root, "tmp"), "remoteexec-test-")
 	if err != nil {

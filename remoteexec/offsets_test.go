@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pyattach/pyattach/internal/forkyroot"
 )
 
 // pyRuntimeSection returns the .PyRuntime section of the ELF file at path
@@ -34,7 +36,7 @@ func pyRuntimeSection(t *testing.T, path string) []byte {
 // both the executable (which links libpython statically) and the shared
 // libpython, and checks what the protocol relies on.
 func TestDecodeRealBinaries(t *testing.T) {
-	root := forkyRootfs(t)
+	root := forkyroot.Require(t)
 	for _, file := range []string{"usr/bin/python3.14", "usr/lib/x86_64-linux-gnu/libpython3.14.so.1.0"} {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			data := pyRuntimeSection(t, filepath.Join(root, file))
@@ -72,7 +74,7 @@ func TestDecodeRealBinaries(t *testing.T) {
 // TestDecodeRefuses mutates the real 3.14 debug offsets into what pyattach
 // must refuse.
 func TestDecodeRefuses(t *testing.T) {
-	section := pyRuntimeSection(t, filepath.Join(forkyRootfs(t), "usr/bin/python3.14"))
+	section := pyRuntimeSection(t, filepath.Join(forkyroot.Require(t), "usr/bin/python3.14"))
 	l := layouts[14]
 	put := func(at int, v uint64) func([]byte) {
 		return func(b []byte) { binary.LittleEndian.PutUint64(b[at:], v) }

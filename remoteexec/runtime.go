@@ -2,12 +2,9 @@ package remoteexec
 
 import (
 	"debug/elf"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/pyattach/pyattach/procfs"
 )
@@ -50,7 +47,7 @@ func findRuntime(p *procfs.Process) (*pyRuntime, error) {
 // runtimeIn returns where the .PyRuntime section of the file that m, its
 // first mapping, maps into process pid is loaded; nil if it has none.
 func runtimeIn(pid int, m procfs.Mapping) (*pyRuntime, error) {
-	file, err := openMapped(pid, m)
+	file, err := procfs.OpenMapped(pid, m)
 	if err != nil {
 		return nil, err
 	}
@@ -72,34 +69,4 @@ func runtimeIn(pid int, m procfs.Mapping) (*pyRuntime, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s has no loadable segment", m.Path)
-}
-
-// openMapped opens the very file that m maps into process pid. The path in
-// /proc/PID/maps is resolved against our root when the file is reachable
-// from it (a chroot) and against the target's mount namespace otherwise (a
-// container), so the candidates are the kernel's own link to the mapped
-// file (which only a privileged reader may follow), the path itself and the
-// path under /proc/PID/root, each checked by its inode number.
-func openMapped(pid int, m procfs.Mapping) (*os.File, error) {
-	candidates := []string{
-		fmt.Sprintf("/proc/%d/map_files/%x-%x", pid, m.Start, m.End),
-		m.Path,
-		fmt.Sprintf("/proc/%d/root%s", pid, m.Path),
-	}
-	var errs []error
-	for _, path := range candidates {
-		f, err := os.Open(path)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if info, err := f.Stat(); err == nil {
-			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Ino == m.Inode {
-				return f, nil
-			}
-		}
-		f.Close()
-		errs = append(errs, fmt.Errorf("%s is not the file mapped into process %d", path, pid))
-	}
-	return nil, fmt.Errorf("open %s, mapped into process %d: %w", m.Path, pid, errors.Join(errs...))
 }

@@ -25,23 +25,32 @@ import (
 // to any goroutine here waiting for it (os/exec's Wait does, and would take
 // the stop for an exit), so for it fn runs as CPython's own sys.remote_exec
 // runs, against the running target.
-func whileStopped(p *procfs.Process, fn func() error) (err error) {
+//
+// paused is how long the first thread was held: from its stop until every
+// thread was let go; 0 for a child.
+func whileStopped(p *procfs.Process, fn func() error) (paused time.Duration, err error) {
 	if p.PPID == os.Getpid() {
-		return fn()
+		return 0, fn()
 	}
 	runtime.LockOSThread() // ptrace requests must come from the tracing thread
 	defer runtime.UnlockOSThread()
 	var s stopper
-	defer func() { err = errors.Join(err, s.resume()) }()
+	defer func() {
+		err = errors.Join(err, s.resume())
+		if !s.first.IsZero() {
+			paused = time.Since(s.first)
+		}
+	}()
 	if err := s.stopAll(p); err != nil {
-		return err
+		return 0, err
 	}
-	return fn()
+	return 0, fn()
 }
 
 // stopper holds threads of a process in ptrace-stops.
 type stopper struct {
-	held []heldThread
+	held  []heldThread
+	first time.Time // when the first thread stopped; zero until then
 }
 
 // heldThread is a seized thread in a ptrace-stop.
@@ -93,6 +102,9 @@ func (s *stopper) stop(pid, tid int) error {
 	if !awaitStop(pid, tid) {
 		reap(tid)
 		return nil
+	}
+	if len(s.held) == 0 {
+		s.first = time.Now()
 	}
 	s.held = append(s.held, heldThread{tid: tid, signal: stoppedForSignal(tid)})
 	return nil

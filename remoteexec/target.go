@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pyattach/pyattach/procfs"
 )
@@ -20,6 +21,10 @@ import (
 // code, so a target blocked in a long C call (a sleep, a read, a lock) keeps
 // it pending; pyattach does not overwrite it.
 var ErrPending = errors.New("a remote exec request is already pending")
+
+// ErrNotReady means that the target's interpreter is not running: the
+// process is starting up or exiting, and no Python code may run in it.
+var ErrNotReady = errors.New("no interpreter is running (the process is starting up or exiting)")
 
 // pleaseStopBit is _PY_EVAL_PLEASE_STOP_BIT, the eval-breaker bit that makes
 // a thread look for a pending remote exec request at its next safe point.
@@ -41,10 +46,15 @@ type Target struct {
 	// the target's memory maps name it.
 	Library string
 
-	proc   *procfs.Process
-	mem    memory
-	off    *debugOffsets
-	interp uint64 // address of the main interpreter's PyInterpreterState
+	// Paused is how long Exec and Cancel have held the target's threads
+	// stopped, in all (0 for a child of this process, which is not stopped).
+	Paused time.Duration
+
+	proc      *procfs.Process
+	mem       memory
+	off       *debugOffsets
+	interp    uint64 // address of the main interpreter's PyInterpreterState
+	requested uint64 // address of the PyThreadState the last request went to; 0 before the first
 }
 
 // Open locates _PyRuntime in process pid (the .PyRuntime section of its
@@ -55,7 +65,7 @@ type Target struct {
 // Errors: ErrNotSupported when remote exec cannot work on this CPython (older
 // than 3.14, a layout pyattach does not know, a pre-release or free-threaded
 // build: the caller falls back to gdb); a *DisabledError when the target turned
-// remote debugging off; a permission error (errors.Is fs.ErrPermission)
+// remote debugging off; ErrNotReady while its interpreter starts or exits; a permission error (errors.Is fs.ErrPermission)
 // joined with procfs's *procfs.PtraceDenied explaining it; errors wrapping
 // procfs.ErrNoProcess, or procfs.ErrNotPython when no file named *python*
 // is mapped (PyPy's libpypy is not).
@@ -118,7 +128,7 @@ func (t *Target) mainInterpreter(runtime uint64) (uint64, error) {
 		return 0, fmt.Errorf("read the interpreters list: %w", err)
 	}
 	if interp == 0 {
-		return 0, errors.New("no interpreter is running (the process is starting up or exiting)")
+		return 0, ErrNotReady
 	}
 	for range maxInterpreters {
 		id, err := t.mem.u64(interp + t.off.interpID)
@@ -164,11 +174,56 @@ func (t *Target) ExecThread(path string, tid int) error {
 			return fmt.Errorf("remote exec in process %d: %w", t.PID, err)
 		}
 	}
-	err := whileStopped(t.proc, func() error { return t.request(path, nativeID) })
+	paused, err := whileStopped(t.proc, func() error { return t.request(path, nativeID) })
+	t.Paused += paused
 	if err != nil {
 		return fmt.Errorf("remote exec in process %d: %w", t.PID, explainDenied(t.proc, err))
 	}
 	return nil
+}
+
+// Pending reports whether the last request is still waiting for its thread
+// to pick it up: the thread clears the flag as it starts on the script. A
+// thread blocked in a long C call leaves it pending until the call returns.
+// The answer is about the request, not the script, which may still be
+// running or have failed. It must not be asked once that thread has exited
+// (the main thread's state lives as long as the interpreter).
+func (t *Target) Pending() (bool, error) {
+	if t.requested == 0 {
+		return false, errors.New("remote exec: no request was made")
+	}
+	pending, err := t.mem.i32(t.requested + t.off.remoteSupport + t.off.pendingCall)
+	if err != nil {
+		return false, fmt.Errorf("remote exec in process %d: read debugger_pending_call: %w", t.PID, err)
+	}
+	return pending != 0, nil
+}
+
+// Cancel withdraws the last request if its thread has not picked it up yet,
+// and reports whether it did: then the script will not run and may be
+// removed at once. It clears the pending flag with every thread stopped, so
+// the thread either has started on the script before, or never will; the
+// eval-breaker bit stays set, and the thread finds nothing to do when it
+// next looks.
+func (t *Target) Cancel() (bool, error) {
+	if t.requested == 0 {
+		return false, errors.New("remote exec: no request was made")
+	}
+	cancelled := false
+	paused, err := whileStopped(t.proc, func() error {
+		flag := t.requested + t.off.remoteSupport + t.off.pendingCall
+		pending, err := t.mem.i32(flag)
+		if err != nil || pending == 0 {
+			return err
+		}
+		cancelled = true
+		return t.mem.write(flag, binary.LittleEndian.AppendUint32(nil, 0))
+	})
+	t.Paused += paused
+	if err != nil {
+		return false, fmt.Errorf("remote exec in process %d: cancel: %w", t.PID, explainDenied(t.proc, err))
+	}
+	return cancelled, nil
 }
 
 func (t *Target) checkPath(path string) error {
@@ -206,6 +261,7 @@ func (t *Target) request(path string, nativeID int) error {
 	if err := t.mem.write(support+t.off.pendingCall, binary.LittleEndian.AppendUint32(nil, 1)); err != nil {
 		return fmt.Errorf("write debugger_pending_call: %w", err)
 	}
+	t.requested = tstate // from here on there is a request to withdraw
 	breaker, err := t.mem.u64(tstate + t.off.evalBreaker)
 	if err != nil {
 		return fmt.Errorf("read eval_breaker: %w", err)

@@ -55,6 +55,9 @@ func TestExec(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if stopped := tt.launch.name != chrootChild.name; (target.Paused > 0) != stopped {
+				t.Errorf("Paused = %v; want it measured iff the target was stopped (%v)", target.Paused, stopped)
+			}
 			if tt.jobStopped {
 				checkJobStopped(t, tg.pid)
 				if len(tg.marks(t)) != 0 {
@@ -115,9 +118,10 @@ func TestExecChurn(t *testing.T) {
 	tg.checkRunning(t)
 }
 
-// TestExecPending checks that a request is not overwritten while the target
-// has not picked it up, which a job-stopped target cannot.
-func TestExecPending(t *testing.T) {
+// pendingRequest starts a target, stops it by job control and makes a
+// request that it cannot pick up until it is continued.
+func pendingRequest(t *testing.T) (*target, *Target, *Script) {
+	t.Helper()
 	tg := start(t, chroot, run{})
 	target, err := Open(tg.pid)
 	if err != nil {
@@ -128,6 +132,13 @@ func TestExecPending(t *testing.T) {
 	if err := target.Exec(script.TargetPath); err != nil {
 		t.Fatal(err)
 	}
+	return tg, target, script
+}
+
+// TestExecPending checks that a request is not overwritten while the target
+// has not picked it up, which a job-stopped target cannot.
+func TestExecPending(t *testing.T) {
+	tg, target, script := pendingRequest(t)
 	if err := target.Exec(script.TargetPath); !errors.Is(err, ErrPending) {
 		t.Errorf("second Exec: %v, want ErrPending", err)
 	}
@@ -135,6 +146,40 @@ func TestExecPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg.awaitMarks(t, 1)
+}
+
+// TestCancel withdraws a request that a job-stopped target has not picked
+// up, checks that the target never runs it, and that a request it has
+// picked up can no longer be withdrawn.
+func TestCancel(t *testing.T) {
+	tg, target, script := pendingRequest(t)
+	expectPending(t, target, true)
+	if cancelled, err := target.Cancel(); err != nil || !cancelled {
+		t.Fatalf("Cancel() = %v, %v; want true", cancelled, err)
+	}
+	expectPending(t, target, false)
+	if err := syscall.Kill(tg.pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	tg.checkRunning(t)
+	if marks := tg.marks(t); len(marks) != 0 {
+		t.Fatalf("the target ran the withdrawn request: %v", marks)
+	}
+	if err := target.Exec(script.TargetPath); err != nil {
+		t.Fatal(err)
+	}
+	tg.awaitMarks(t, 1)
+	expectPending(t, target, false)
+	if cancelled, err := target.Cancel(); err != nil || cancelled {
+		t.Errorf("Cancel() after the run = %v, %v; want false", cancelled, err)
+	}
+}
+
+func expectPending(t *testing.T, target *Target, want bool) {
+	t.Helper()
+	if got, err := target.Pending(); err != nil || got != want {
+		t.Fatalf("Pending() = %v, %v; want %v", got, err, want)
+	}
 }
 
 // TestExecExited checks that Exec refuses a target that exited after Open.

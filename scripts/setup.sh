@@ -28,7 +28,8 @@ go build -o bin/pyattach .
 DEBUGPY=$(bin/pyattach version --debugpy)
 
 # pyattach's own pinned debugpy, supplied to targets that have none.
-if [ ! -f "${PYATTACH_DEBUGPY_DIR:-$HOME/.local/share/pyattach/debugpy-$DEBUGPY}/debugpy/__init__.py" ]; then
+SUPPLIED="${PYATTACH_DEBUGPY_DIR:-$HOME/.local/share/pyattach/debugpy-$DEBUGPY}"
+if [ ! -f "$SUPPLIED/debugpy/__init__.py" ]; then
 	say "installing pyattach's own debugpy $DEBUGPY"
 	bin/pyattach install-debugpy
 fi
@@ -43,7 +44,17 @@ if command -v pyenv >/dev/null 2>&1; then
 			say "installing debugpy $DEBUGPY into $py"
 			"$py" -m pip install -q --disable-pip-version-check --root-user-action=ignore "debugpy==$DEBUGPY"
 		fi
+		# Bytecode for the supplied copy too, for each interpreter the suite uses.
+		"$py" -m compileall -q -j 0 "$SUPPLIED" >/dev/null 2>&1 || true
 	done
+fi
+
+# Debian forky's CPython 3.14 in a chroot: the suite's PEP 768 and container
+# targets. debootstrap and chroot need root; elsewhere those tests skip.
+if [ "$(id -u)" -eq 0 ]; then
+	scripts/forky-rootfs.sh
+else
+	say "not root: skipping the CPython 3.14 chroot (its tests will skip)"
 fi
 
 if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then

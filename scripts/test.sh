@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
 # Runs pyattach's whole test suite (after scripts/setup.sh): static checks,
 # unit tests, the end-to-end suite against every interpreter found, short
-# fuzzing runs, and the VS Code extension's tests.
+# fuzzing runs, and the VS Code extension's tests, in a real VS Code too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PATH:$(go env GOPATH)/bin"
+GOPATH_BIN="$(go env GOPATH)/bin"
+export PATH="$PATH:$GOPATH_BIN"
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Our packages: not the Go that npm packages ship under node_modules.
+mapfile -t packages < <(go list ./... | grep -v /node_modules/)
+mapfile -t unit_packages < <(printf '%s\n' "${packages[@]}" | grep -v /e2e)
+mapfile -t dirs < <(go list -f '{{.Dir}}' "${packages[@]}")
+
 step "gofmt, go vet, staticcheck"
-unformatted=$(gofmt -l .)
+unformatted=$(gofmt -l "${dirs[@]}")
 if [ -n "$unformatted" ]; then
 	echo "gofmt needed on: $unformatted" >&2
 	exit 1
 fi
-go vet ./...
-staticcheck ./...
+go vet "${packages[@]}"
+staticcheck "${packages[@]}"
 
 step "unit tests"
-go test -count=1 $(go list ./... | grep -v /e2e)
+go test -count=1 "${unit_packages[@]}"
 
 step "end-to-end tests (real gdb, real debugpy, every interpreter found)"
-go test -count=1 -v ./e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
+go test -count=1 -timeout=25m -v ./e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
 test "${PIPESTATUS[0]}" -eq 0
 
 step "fuzzing (10s per target)"
@@ -32,4 +38,6 @@ done
 if [ -f vscode-extension/package.json ]; then
 	step "VS Code extension"
 	(cd vscode-extension && npm test)
+	step "VS Code in a browser (code-server, headless Chromium)"
+	scripts/code-server-test.sh
 fi

@@ -11,7 +11,6 @@ import (
 
 	"github.com/pyattach/pyattach/attacherr"
 	"github.com/pyattach/pyattach/bootstrap"
-	"github.com/pyattach/pyattach/debugpydist"
 	"github.com/pyattach/pyattach/inject"
 	"github.com/pyattach/pyattach/procfs"
 )
@@ -27,10 +26,12 @@ const retries = 3
 type Request struct {
 	PID           int
 	GDB           string          // gdb executable; "" for gdb on PATH
-	DebugpyPath   string          // directory holding the debugpy package the user chose; "" to let the bootstrap find one
-	SuppliedDir   string          // pyattach's own debugpy (debugpydist.Dir()); used when the target has none
+	DebugpyPath   string          // directory holding the debugpy package the user chose, as the target names it (in its own root); "" to let the bootstrap find one
+	SuppliedDir   string          // pyattach's own debugpy (debugpydist.Dir()); used when the target has none, copied into its file system if it has another root
+	RemoteDebug   RemoteDebug     // "" or RemoteDebugAuto: CPython 3.14+ through PEP 768, others with gdb; RemoteDebugGDB: always gdb
 	DebugpyLogDir string          // where debugpy writes its logs; "" for none
 	SubProcess    *bool           // debugpy's subProcess setting, if the client chose one
+	KeepDebugpy   bool            // leave debugpy running when the session ends (faster re-attach, but it keeps listening)
 	Strategy      inject.Strategy // "" or Auto to let the injector choose
 	Timeout       time.Duration   // the whole attach; 0 for DefaultTimeout
 	Log           *slog.Logger
@@ -42,8 +43,9 @@ type Session struct {
 	Target  *Target // nil for a session that joined an existing debugpy (Connect)
 	Report  *bootstrap.Report
 	Inject  inject.Result
-	Elapsed time.Duration // from Attach's start to debugpy's connection
-	conn    net.Conn      // to debugpy
+	Elapsed time.Duration       // from Attach's start to debugpy's connection
+	conn    net.Conn            // to debugpy
+	control *bootstrap.Listener // the bootstrap's channel, held open while the session lasts; nil after Connect
 	log     *slog.Logger
 }
 
@@ -67,7 +69,7 @@ func Attach(ctx context.Context, req Request) (*Session, error) {
 	ctx, stopWatching := watchExit(ctx, target.Process)
 	defer stopWatching()
 
-	report, res, err := injectAndWait(ctx, req, target, step)
+	report, res, control, err := injectAndWait(ctx, req, target, step)
 	if err != nil {
 		return nil, explain(ctx, err, req, target, res)
 	}
@@ -75,16 +77,24 @@ func Attach(ctx context.Context, req Request) (*Session, error) {
 	conn, err := connect(ctx, report)
 	done(err)
 	if err != nil {
+		control.Release()
 		return nil, err
 	}
-	s := &Session{Target: target, Report: report, Inject: res, Elapsed: time.Since(start), conn: conn, log: req.Log}
+	s := &Session{Target: target, Report: report, Inject: res, Elapsed: time.Since(start), conn: conn, control: control, log: req.Log}
 	req.Log.Info("attached", "pid", req.PID, "elapsed", s.Elapsed, "strategy", res.Strategy, "paused", res.Paused)
 	return s, nil
 }
 
-// Close closes the connection to debugpy (which resumes the target if a
-// client was still connected through it).
-func (s *Session) Close() error { return s.conn.Close() }
+// Close ends the session: it closes the connection to debugpy (which
+// resumes the target if a client was still connected through it) and
+// releases the bootstrap, which then stops debugpy unless another session
+// uses it or the user asked to keep it.
+func (s *Session) Close() error {
+	if s.control != nil {
+		s.control.Release()
+	}
+	return s.conn.Close()
+}
 
 func withDefaults(req Request) Request {
 	if req.Log == nil {
@@ -102,18 +112,27 @@ func withDefaults(req Request) Request {
 	return req
 }
 
-// injectAndWait gets the bootstrap running and waits for its report,
-// trying again when the injector caught the target at an unsafe instant.
-func injectAndWait(ctx context.Context, req Request, target *Target, step stepper) (*bootstrap.Report, inject.Result, error) {
-	var res inject.Result
+// injectAndWait gets the bootstrap running and waits for its report:
+// through CPython's remote debugging interface where it can (remote.go),
+// else with gdb, trying again when the injector caught the target at an
+// unsafe instant. Either way the bootstrap's channel comes back open on
+// success (the session holds it and releases it when it ends: see
+// Session.Close), and is released on failure.
+func injectAndWait(ctx context.Context, req Request, target *Target, step stepper) (*bootstrap.Report, inject.Result, *bootstrap.Listener, error) {
+	if err := checkNetwork(req.PID); err != nil {
+		return nil, inject.Result{}, nil, err
+	}
+	supplied := suppliedPath(req, target, step)
+	report, res, control, err := remoteExecAndWait(ctx, req, target, supplied, step)
+	if !errors.Is(err, errUseGDB) {
+		return report, res, control, err
+	}
 	for attempt := 1; ; attempt++ {
-		ln, err := bootstrap.Listen(innermostPID(target.Process), req.Log)
+		ln, err := listen(req, target)
 		if err != nil {
-			return nil, res, attacherr.Wrap(err, attacherr.Internal, fmt.Sprintf("Cannot open the bootstrap's control channel: %v.", err),
-				"Check that the loopback interface (127.0.0.1) is up.")
+			return nil, res, nil, err
 		}
-		cfg := ln.Config()
-		cfg.DebugpyPath, cfg.SuppliedPath, cfg.DebugpyLogDir, cfg.SubProcess = req.DebugpyPath, suppliedPath(req), req.DebugpyLogDir, req.SubProcess
+		cfg := bootstrapConfig(ln, req, supplied)
 
 		done := step.begin("injecting the bootstrap with gdb")
 		res, err = inject.Run(ctx, inject.Options{
@@ -133,28 +152,43 @@ func injectAndWait(ctx context.Context, req Request, target *Target, step steppe
 		})
 		done(err)
 		if errors.Is(err, inject.ErrRetry) && attempt < retries {
-			ln.Close()
+			ln.Release()
 			req.Log.Info("retrying the injection", "reason", err)
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}
 		if err != nil {
-			ln.Close()
-			return nil, res, err
+			ln.Release()
+			return nil, res, nil, err
 		}
 		done = step.begin("waiting for the bootstrap to start debugpy")
 		report, err := ln.Wait(ctx, req.Progress)
 		done(err)
-		return report, res, err
+		if err != nil {
+			ln.Release()
+			return nil, res, nil, err
+		}
+		return report, res, ln, nil
 	}
 }
 
-// suppliedPath is pyattach's own debugpy when it is installed.
-func suppliedPath(req Request) string {
-	if debugpydist.Installed(req.SuppliedDir) {
-		return req.SuppliedDir
+// listen opens the control channel for one bootstrap in the target.
+func listen(req Request, target *Target) (*bootstrap.Listener, error) {
+	ln, err := bootstrap.Listen(innermostPID(target.Process), req.Log)
+	if err != nil {
+		return nil, attacherr.Wrap(err, attacherr.Internal, fmt.Sprintf("Cannot open the bootstrap's control channel: %v.", err),
+			"Check that the loopback interface (127.0.0.1) is up.")
 	}
-	return ""
+	return ln, nil
+}
+
+// bootstrapConfig is what the bootstrap reporting to ln needs to know;
+// supplied is pyattach's own debugpy as the target names it.
+func bootstrapConfig(ln *bootstrap.Listener, req Request, supplied string) bootstrap.Config {
+	cfg := ln.Config()
+	cfg.DebugpyPath, cfg.SuppliedPath, cfg.DebugpyLogDir, cfg.SubProcess = req.DebugpyPath, supplied, req.DebugpyLogDir, req.SubProcess
+	cfg.KeepDebugpy = req.KeepDebugpy
+	return cfg
 }
 
 // innermostPID is the target's PID as it sees itself (in its own PID

@@ -47,6 +47,10 @@ func isAttachErr(err error) bool {
 // timeoutError names what the attach was waiting for when time ran out.
 func timeoutError(err error, req Request, res inject.Result) error {
 	remedy := "The target was left running. Raise the attach timeout, or run with --log FILE to see where the time went."
+	if res.Mechanism == remoteExec {
+		return attacherr.Wrap(err, attacherr.Timeout,
+			fmt.Sprintf("Timed out after %s waiting for debugpy to start inside the target, whose main thread had picked up the bootstrap (remote exec, PEP 768).", req.Timeout), remedy)
+	}
 	if res.Strategy == inject.PendingCall {
 		return attacherr.Wrap(err, attacherr.Timeout,
 			fmt.Sprintf("Timed out after %s: the bootstrap was queued for the main thread's next safe point, but the main thread never got back to running Python (it was in %s, holding the GIL) — probably a long call into C code.", req.Timeout, res.MainFrame),

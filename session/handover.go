@@ -13,7 +13,7 @@ import (
 // OwnAttachKeys are the attach arguments pyattach consumes itself and does
 // not pass to debugpy. processId in particular must go: debugpy's adapter
 // would try to inject itself into that PID.
-var OwnAttachKeys = []string{"processId", "gdbPath", "debugpyPath", "debugpyLogDir", "timeout", "logFile", "strategy"}
+var OwnAttachKeys = []string{"processId", "gdbPath", "debugpyPath", "debugpyLogDir", "timeout", "logFile", "strategy", "keepDebugpy", "remoteDebug"}
 
 // conflictingAttachKeys are debugpy attach arguments that ask it to find
 // its debuggee some other way; with the debuggee already connected they

@@ -69,9 +69,10 @@ func WithDir(dir string) Option {
 // Start runs script (a fixture name such as Idle, or an absolute path) under
 // py, with stdin from /dev/null and stdout and stderr to a file, and returns
 // once the script has reported progress, so the interpreter is initialised.
-// The script must write its progress as a fixture does. Cleanup kills the
-// target by PID (SIGCONT, then SIGKILL) and reaps it; if the test failed it
-// logs the target's output.
+// The script must write its progress as a fixture does. The target gets a
+// process group of its own; cleanup kills that group and the target by PID
+// (SIGCONT, then SIGKILL) and reaps it; if the test failed it logs the
+// target's output.
 func Start(t testing.TB, py Interpreter, script string, opts ...Option) *Target {
 	t.Helper()
 	o := options{dir: t.TempDir()}
@@ -96,6 +97,9 @@ func Start(t testing.TB, py Interpreter, script string, opts ...Option) *Target 
 	cmd.Env = append(os.Environ(), ProgressEnv+"="+tg.progressPath, "PYTHONUNBUFFERED=1")
 	cmd.Env = append(cmd.Env, o.env...)
 	cmd.Stdout, cmd.Stderr = out, out
+	// Its own process group, so that cleanup also stops the processes it
+	// forks (multiprocessing children outlive a parent killed alone).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s %s: %v", py.Path, tg.Script, err)
 	}
@@ -118,7 +122,11 @@ func (tg *Target) reap(cmd *exec.Cmd) {
 // be left behind, reaps it, and logs its output if the test failed.
 func (tg *Target) stop(t testing.TB) {
 	t.Helper()
-	_ = tg.proc.Signal(syscall.SIGCONT) // errors mean it has exited already
+	// The group first (its ID is the target's PID): children the target
+	// forked go too; errors mean they have all exited already.
+	_ = syscall.Kill(-tg.PID, syscall.SIGCONT)
+	_ = syscall.Kill(-tg.PID, syscall.SIGKILL)
+	_ = tg.proc.Signal(syscall.SIGCONT)
 	_ = tg.proc.Signal(syscall.SIGKILL)
 	select {
 	case <-tg.exited:

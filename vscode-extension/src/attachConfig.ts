@@ -24,6 +24,9 @@ export type Checked = { ok: true; config: Configuration } | { ok: false; problem
 /** The injection strategies the adapter accepts (see `pyattach dap`). */
 export const STRATEGIES = ['auto', 'pending-call', 'direct-call'] as const;
 
+/** How the adapter may attach to CPython 3.14+ ("remoteDebug"). */
+export const REMOTE_DEBUG_MODES = ['auto', 'gdb'] as const;
+
 /** The attach timeout the adapter accepts, in seconds. */
 const MAX_TIMEOUT_SECONDS = 3600;
 
@@ -44,10 +47,13 @@ const isTimeout: OptionCheck = (name, value) =>
     ? undefined
     : `"${name}" must be a number of seconds between 0 and ${MAX_TIMEOUT_SECONDS}, not ${show(value)}.`;
 
-const isStrategy: OptionCheck = (name, value) =>
-  (STRATEGIES as readonly unknown[]).includes(value)
-    ? undefined
-    : `"${name}" must be one of ${STRATEGIES.map((s) => `"${s}"`).join(', ')}, not ${show(value)}.`;
+/** Returns a check that accepts exactly the given choices. */
+const isOneOf =
+  (choices: readonly string[]): OptionCheck =>
+  (name, value) =>
+    (choices as readonly unknown[]).includes(value)
+      ? undefined
+      : `"${name}" must be one of ${choices.map((s) => `"${s}"`).join(', ')}, not ${show(value)}.`;
 
 const isPathMappings: OptionCheck = (name, value) => {
   const mapping = (m: unknown): boolean =>
@@ -68,7 +74,9 @@ export const OPTION_CHECKS: Readonly<Record<string, OptionCheck>> = {
   debugpyLogDir: isString,
   logFile: isString,
   timeout: isTimeout,
-  strategy: isStrategy,
+  strategy: isOneOf(STRATEGIES),
+  remoteDebug: isOneOf(REMOTE_DEBUG_MODES),
+  keepDebugpy: isBoolean,
   justMyCode: isBoolean,
   redirectOutput: isBoolean,
   subProcess: isBoolean,

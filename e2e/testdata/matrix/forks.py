@@ -76,7 +76,7 @@ def main():
             sys.exit(1)
         rounds += 1
         report(rounds)
-        time.sleep(0.05)
+        time.sleep(0.2)
     print("forks: stopped after %d rounds" % rounds, flush=True)
 
 

@@ -1,16 +1,17 @@
-"""Behaviour 3, many threads: 26 CPU workers and 26 I/O workers.
+"""Behaviour 3, many threads: 26 CPU workers and a pool of 26 I/O workers.
 
 The "cpu-N" threads run pure Python in bursts of about half a millisecond
 with short sleeps between them (together they keep the GIL busy most of the
-time); the "io-N" threads sleep, then pass a request through a socket pair
-and call serve() with it. The main thread only
-adds up the work done and reports it. At the line marked BREAK:serve, name
-is the name of the thread running it and len(request) == 8 + seq % 50.
+time). The main thread queues a request every 10 ms for the pool of "io-N"
+threads; whichever takes it passes it through its own socket pair and
+answers it in serve(). At the line marked BREAK:serve, name is the name of
+the thread running it and len(request) == 8 + seq % 50.
 
 Progress: requests served plus CPU rounds done, in the file named by
 PYATTACH_PROGRESS.
 """
 import os
+import queue
 import socket
 import threading
 import time
@@ -42,15 +43,15 @@ def serve(name, seq, request):
     return len(reply)  # BREAK:serve
 
 
-def io_worker(name, delay):
+def io_worker(name, requests):
     client, server = socket.socketpair()
-    seq = 0
+    served = 0
     while True:
-        time.sleep(delay)
-        seq += 1
+        seq = requests.get()
         client.sendall(b"request:" + b"x" * (seq % 50))
         serve(name, seq, server.recv(4096))
-        done[name] = seq
+        served += 1
+        done[name] = served
 
 
 def report(total):
@@ -62,15 +63,20 @@ def report(total):
 
 
 def main():
+    requests = queue.Queue()
     for i in range(IO_WORKERS):
         name = "io-%d" % i
-        threading.Thread(target=io_worker, name=name, args=(name, 0.02 + 0.003 * i), daemon=True).start()
+        threading.Thread(target=io_worker, name=name, args=(name, requests), daemon=True).start()
     for i in range(CPU_WORKERS):
         name = "cpu-%d" % i
         threading.Thread(target=cpu_worker, name=name, args=(name,), daemon=True).start()
+    seq = 0
     while True:
-        time.sleep(0.05)
-        report(sum(done.values()))
+        seq += 1
+        requests.put(seq)
+        time.sleep(0.01)
+        if seq % 5 == 0:
+            report(sum(done.values()))
 
 
 if __name__ == "__main__":

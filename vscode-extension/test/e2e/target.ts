@@ -90,11 +90,7 @@ export class Target {
 
   /** The last tick the process reported, 0 before its first report. */
   progress(): number {
-    try {
-      return Number.parseInt(fs.readFileSync(this.progressFile, 'utf8'), 10) || 0;
-    } catch {
-      return 0;
-    }
+    return readProgress(this.progressFile);
   }
 
   /** Waits until the process reports more progress than from, and returns it; rejects if it exits or timeoutMs pass first. */
@@ -138,6 +134,15 @@ export class Target {
       signal(this.pid, 'SIGKILL');
     }
     await this.exited;
+  }
+}
+
+/** Reads the counter a test program writes to file to show it progresses: 0 before its first write. */
+export function readProgress(file: string): number {
+  try {
+    return Number.parseInt(fs.readFileSync(file, 'utf8'), 10) || 0;
+  } catch {
+    return 0;
   }
 }
 

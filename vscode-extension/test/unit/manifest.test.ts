@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { checkConfiguration, Configuration, DEBUG_TYPE, defaultConfiguration, OPTION_CHECKS, STRATEGIES } from '../../src/attachConfig';
+import { checkConfiguration, Configuration, DEBUG_TYPE, defaultConfiguration, OPTION_CHECKS, REMOTE_DEBUG_MODES, STRATEGIES } from '../../src/attachConfig';
 
 /**
  * package.json describes the configuration to VS Code; attachConfig.ts
@@ -16,6 +16,10 @@ describe('package.json', () => {
   it('contributes one debugger, of type pyattach', () => {
     assert.equal(debuggers.length, 1);
     assert.equal(debuggers[0].type, DEBUG_TYPE);
+  });
+
+  it('lets the user set breakpoints in Python files without another Python extension', () => {
+    assert.deepEqual(manifest.contributes.breakpoints, [{ language: 'python' }]);
   });
 
   it('describes exactly the options the extension checks', () => {
@@ -34,8 +38,9 @@ describe('package.json', () => {
     }
   });
 
-  it('lists the strategies the adapter accepts', () => {
+  it('lists the strategies and remote debugging modes the adapter accepts', () => {
     assert.deepEqual(attachSchema.properties.strategy.enum, [...STRATEGIES]);
+    assert.deepEqual(attachSchema.properties.remoteDebug.enum, [...REMOTE_DEBUG_MODES]);
   });
 
   it('starts launch.json with the configuration offered without one', () => {

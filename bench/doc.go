@@ -1,0 +1,30 @@
+// Command bench measures pyattach against debugpy's own attach-by-PID
+// (`python -m debugpy --listen HOST:PORT --pid PID`, what VS Code runs) on
+// the same machine, interpreter, debugpy and target, and prints a Markdown
+// table of medians and ratios with the project's performance targets.
+//
+//	go run ./bench [-rounds 10] [-sessions 2] [-python PY] [-pyattach BIN] [-json FILE]
+//
+// Every round starts a fresh target.py (debugpy can be injected into a
+// process only once, and pyattach reuses a debugpy it started, which would
+// flatter it) and the tools take turns: pyattach, debugpy, pyattach, ...
+//
+// The attach phase measures, for each tool, the attach latency (from the
+// attach request, or from launching debugpy's CLI, to the stopped event of
+// a breakpoint the target hits every 2 ms), the target's pause (the longest
+// gap seen by a heartbeat thread inside the target that beats every
+// millisecond), and the processes left running. It also attaches to targets
+// whose environment lacks debugpy. pyattach runs with --log, and the report
+// breaks its latency down by the steps the log times.
+//
+// The session phase measures the bridge: the round trips of small requests
+// through pyattach against the same requests sent straight to debugpy's
+// port, the throughput of a large variables response, and pyattach's peak
+// RSS. pyattach runs without --log there.
+//
+// Every process the benchmark starts carries an environment tag, which its
+// own children inherit; each round ends by killing, by PID, every process
+// with the round's tag (debugpy's adapter daemonizes, so it cannot be found
+// by parentage), and the benchmark does the same for the whole run on exit
+// or Ctrl-C.
+package main

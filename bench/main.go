@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the command line.
+type config struct {
+	rounds    int
+	sessions  int
+	requests  int
+	variables int
+	python    string
+	pyattach  string
+	jsonPath  string
+	keep      bool
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.IntVar(&c.rounds, "rounds", 10, "attach rounds of each case (latency, pause, processes)")
+	fs.IntVar(&c.sessions, "sessions", 2, "sessions of each tool for the bridge measurements (round trips, variables, RSS)")
+	fs.IntVar(&c.requests, "requests", 2000, "small requests per session, threads and evaluate in turn")
+	fs.IntVar(&c.variables, "variables", 10, "large variables requests per session")
+	fs.StringVar(&c.python, "python", "/root/.pyenv/versions/3.11.7/bin/python3.11", "the Python `interpreter` of the targets and of debugpy's CLI (needs debugpy)")
+	fs.StringVar(&c.pyattach, "pyattach", "", "pyattach `binary` to measure (default: build it into a temporary directory)")
+	fs.StringVar(&c.jsonPath, "json", "", "write every round's raw results to `FILE`")
+	fs.BoolVar(&c.keep, "keep", false, "keep the scratch directory (targets' heartbeats, pyattach's logs, debugpy's output)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if c.rounds < 1 || c.sessions < 1 || c.requests < 2 || c.variables < 1 {
+		return c, errors.New("-rounds, -sessions and -variables must be at least 1, -requests at least 2")
+	}
+	return c, nil
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
+	}
+	if err == nil {
+		err = run(cfg)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	b, cleanup, err := setUp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	m := describeMachine(ctx, b.cfg)
+
+	cases := b.attachCases()
+	results := b.run(ctx, phaseAttach, cfg.rounds, cases)
+	results = append(results, b.run(ctx, phaseSession, cfg.sessions, b.sessionCases())...)
+	interrupted := context.Cause(ctx)
+	if interrupted != nil {
+		fmt.Println("**Interrupted: partial results.**")
+	}
+	if cfg.jsonPath != "" {
+		if err := writeJSON(cfg.jsonPath, m, results); err != nil {
+			return err
+		}
+	}
+	writeReport(os.Stdout, m, summarize(results, cases), commandLine())
+	if interrupted != nil {
+		return fmt.Errorf("interrupted: %w", interrupted)
+	}
+	return nil
+}
+
+// setUp prepares a run: the scratch directory, target.py, pyattach's
+// binary and a Python environment without debugpy. The returned cleanup
+// ends every process the run started and removes the scratch directory.
+func setUp(ctx context.Context, cfg config) (*bench, func(), error) {
+	clock, err := newMonoClock()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := newReaper()
+	if err != nil {
+		return nil, nil, err
+	}
+	line, err := breakLine()
+	if err != nil {
+		return nil, nil, err
+	}
+	work, err := os.MkdirTemp("", "pyattach-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	b := &bench{
+		cfg: cfg, reaper: r, clock: clock, work: work, breakLine: line,
+		runTag:   fmt.Sprintf("%d.%d", os.Getpid(), time.Now().UnixNano()),
+		script:   filepath.Join(work, "target.py"),
+		progress: func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) },
+	}
+	cleanup := func() {
+		if err := r.killTagged(b.runTag + "/"); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: cleanup:", err)
+		}
+		if cfg.keep {
+			fmt.Fprintln(os.Stderr, "bench: scratch directory kept:", work)
+			return
+		}
+		os.RemoveAll(work)
+	}
+	if err := b.prepare(ctx); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return b, cleanup, nil
+}
+
+func (b *bench) prepare(ctx context.Context) error {
+	if err := os.WriteFile(b.script, targetScript, 0o644); err != nil {
+		return err
+	}
+	if b.cfg.pyattach == "" {
+		b.progress("building pyattach")
+		bin := filepath.Join(b.work, "pyattach")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/pyattach/pyattach").CombinedOutput(); err != nil {
+			return fmt.Errorf("building pyattach: %w\n%s", err, out)
+		}
+		b.cfg.pyattach = bin
+	}
+	b.progress("creating a Python environment without debugpy")
+	venv := filepath.Join(b.work, "venv")
+	if out, err := exec.CommandContext(ctx, b.cfg.python, "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
+		return fmt.Errorf("creating a venv: %w\n%s", err, out)
+	}
+	b.venv = filepath.Join(venv, "bin", "python")
+	if err := exec.CommandContext(ctx, b.venv, "-c", "import debugpy").Run(); err == nil {
+		return errors.New("the venv without pip can import debugpy; it cannot stand for a target that lacks it")
+	}
+	return nil
+}
+
+// attachCases are the cases of the attach phase, in the order each round
+// runs them. pyattach runs with --log there: its step timings are the
+// breakdown of its latency.
+func (b *bench) attachCases() []attachCase {
+	pyattach := pyattachTool{bin: b.cfg.pyattach, log: true}
+	debugpy := debugpyTool{python: b.cfg.python}
+	return []attachCase{
+		{id: "pyattach", label: "pyattach", tool: pyattach, python: b.cfg.python},
+		{id: "debugpy", label: "debugpy --pid", tool: debugpy, python: b.cfg.python},
+		{id: "pyattach-nodebugpy", label: "pyattach, target without debugpy", tool: pyattach, python: b.venv},
+		{id: "debugpy-nodebugpy", label: "debugpy --pid, target without debugpy", tool: debugpy, python: b.venv},
+	}
+}
+
+// sessionCases are the cases of the session phase. pyattach runs without
+// --log, which would write every message it carries.
+func (b *bench) sessionCases() []attachCase {
+	return []attachCase{
+		{id: "pyattach", label: "pyattach", tool: pyattachTool{bin: b.cfg.pyattach}, python: b.cfg.python},
+		{id: "debugpy", label: "debugpy --pid", tool: debugpyTool{python: b.cfg.python}, python: b.cfg.python},
+	}
+}
+
+// commandLine is how this run was started, for the report.
+func commandLine() string {
+	return strings.Join(append([]string{"go run ./bench"}, os.Args[1:]...), " ")
+}
+
+func writeJSON(path string, m machine, results []result) error {
+	data, err := json.MarshalIndent(struct {
+		Machine machine  `json:"machine"`
+		Results []result `json:"results"`
+	}{m, results}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// targetScript is the program every round attaches to; see target.py.
+//
+//go:embed target.py
+var targetScript []byte
+
+// breakMarker marks the line of target.py the breakpoint goes on.
+const breakMarker = "# BREAK"
+
+// bigDictItems is how many items of target.py's BIG dict pydevd may show
+// (its default cap is 500); the variables response is then about 1 MB.
+const bigDictItems = 1000
+
+// target is one running copy of target.py.
+type target struct {
+	pid       int
+	python    string
+	heartbeat string // the heartbeat file
+	stderr    string // the target's stderr, for diagnostics
+	exited    <-chan struct{}
+}
+
+// breakLine is the line number of the breakpoint in target.py.
+func breakLine() (int, error) {
+	for i, line := range bytes.Split(targetScript, []byte("\n")) {
+		if bytes.Contains(line, []byte(breakMarker)) {
+			return i + 1, nil
+		}
+	}
+	return 0, fmt.Errorf("target.py has no line marked %q", breakMarker)
+}
+
+// startTarget starts target.py under python and waits until its heartbeat
+// has been beating for a while, so the attach meets a program in its steady
+// state and the pause window has a baseline before it.
+func (b *bench) startTarget(ctx context.Context, python, dir, tag string) (*target, error) {
+	t := &target{python: python, heartbeat: filepath.Join(dir, "heartbeat"), stderr: filepath.Join(dir, "target.stderr")}
+	errFile, err := os.Create(t.stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer errFile.Close()
+	cmd := exec.Command(python, b.script, t.heartbeat)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PYDEVD_CONTAINER_RANDOM_ACCESS_MAX_ITEMS=%d", bigDictItems))
+	cmd.Stderr = errFile
+	if t.exited, err = b.reaper.start(cmd, tag); err != nil {
+		return nil, fmt.Errorf("starting the target: %w", err)
+	}
+	t.pid = cmd.Process.Pid
+	const warmBeats = 500
+	for {
+		hb, err := readHeartbeat(t.heartbeat)
+		switch {
+		case err == nil && hb.beats >= warmBeats:
+			return t, nil
+		case err != nil && !errors.Is(err, errNoHeartbeat) && !errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("reading the target's heartbeat: %w", err)
+		}
+		select {
+		case <-t.exited:
+			return nil, fmt.Errorf("the target exited at start-up: %s", tail(t.stderr))
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// tail returns the end of a diagnostic file.
+func tail(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	const keep = 2000
+	if len(data) > keep {
+		data = data[len(data)-keep:]
+	}
+	return string(bytes.TrimSpace(data))
+}

@@ -1,0 +1,196 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/pyattach/pyattach/attacherr"
+	"github.com/pyattach/pyattach/debugpydist"
+	"github.com/pyattach/pyattach/remoteexec"
+)
+
+// suppliedMarker is the file that a complete copy of pyattach's debugpy in
+// a target's file system holds, written last.
+const suppliedMarker = ".pyattach-complete"
+
+// suppliedPath returns pyattach's own debugpy as the target names it, or ""
+// when there is none to offer (not installed, or the user named a debugpy,
+// which the bootstrap then uses alone). A target in another root file system
+// (a chroot, a container's mount namespace) cannot see pyattach's copy, so
+// it gets one in its own file system (see placeSupplied). Failing that, the
+// attach goes on: the target may have a debugpy of its own.
+func suppliedPath(req Request, target *Target, step stepper) string {
+	if req.DebugpyPath != "" || !debugpydist.Installed(req.SuppliedDir) {
+		return ""
+	}
+	pid := target.Process.PID
+	same, err := sameRoot(pid)
+	if err != nil {
+		req.Log.Warn("cannot tell whether the target has our root; assuming it does", "err", err)
+	}
+	if same || err != nil {
+		return req.SuppliedDir
+	}
+	done := step.begin(fmt.Sprintf("process %d has another root file system: making pyattach's debugpy %s available in it", pid, debugpydist.Version))
+	path, reused, err := placeSupplied(pid, req.SuppliedDir)
+	done(err)
+	switch {
+	case err != nil:
+		req.Progress(fmt.Sprintf("could not place pyattach's debugpy in the target's file system (%v); it must have its own", err))
+		return ""
+	case reused:
+		req.Progress("reusing pyattach's debugpy at " + path + " in the target's file system")
+	default:
+		req.Progress("copied pyattach's debugpy to " + path + " in the target's file system")
+	}
+	return path
+}
+
+// sameRoot reports whether process pid has the same root directory as this
+// process: the same file system and directory, so that the same paths name
+// the same files (mount namespaces made without a chroot share it too).
+func sameRoot(pid int) (bool, error) {
+	return sameAsOurs(pid, "root", "/")
+}
+
+// sameAsOurs reports whether /proc/PID/entry is the same file as ours, a
+// path of this process's: its root directory, one of its namespaces.
+func sameAsOurs(pid int, entry, ours string) (bool, error) {
+	a, err := os.Stat(fmt.Sprintf("/proc/%d/%s", pid, entry))
+	if err != nil {
+		return false, err
+	}
+	b, err := os.Stat(ours)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(a, b), nil
+}
+
+// checkNetwork refuses a target in another network namespace than
+// pyattach's, such as a container's with its own network: the bootstrap
+// reports to pyattach on 127.0.0.1, and pyattach connects to debugpy there,
+// which in that namespace is another loopback interface. Failing here beats
+// waiting for a report that cannot come. When the namespaces cannot be
+// compared, the attach goes on.
+func checkNetwork(pid int) error {
+	if same, err := sameAsOurs(pid, "ns/net", "/proc/self/ns/net"); err != nil || same {
+		return nil
+	}
+	return attacherr.New(attacherr.OtherNetwork,
+		fmt.Sprintf("Process %d runs in a network namespace of its own (a container's network), where 127.0.0.1 is not pyattach's: the bootstrap could not report back to pyattach, nor pyattach reach debugpy.", pid),
+		fmt.Sprintf("Run pyattach in the target's network namespace, e.g. `nsenter --target %d --net pyattach dap` (as root) as the debug adapter command, or run pyattach inside the container.", pid))
+}
+
+// placeSupplied copies pyattach's debugpy (the directory src) into process
+// pid's file system, as pyattach-debugpy-VERSION in the first of /tmp,
+// /var/tmp and /dev/shm that its user can reach (remoteexec.ScriptDir), and
+// returns the copy's path as the target names it, and whether it was there
+// already.
+//
+// The copy is left there for later attaches to the same root (the marker
+// file .pyattach-complete says it is whole), which reuse it; it costs about
+// 50 MB once per root, and goes with the root's temporary files. It belongs
+// to pyattach's user and only it may write to it, which is what makes it
+// safe to reuse: a copy found there that a user other than ours or root
+// could have written is refused, never imported. The files are readable by everyone, so a
+// target running as another user can import them.
+func placeSupplied(pid int, src string) (path string, reused bool, err error) {
+	hostDir, targetDir, err := remoteexec.ScriptDir(pid)
+	if err != nil {
+		return "", false, err
+	}
+	name := "pyattach-debugpy-" + debugpydist.Version
+	path, final := filepath.Join(targetDir, name), filepath.Join(hostDir, name)
+	if err := checkSupplied(final); err == nil {
+		return path, true, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, err
+	}
+	staging, err := os.MkdirTemp(hostDir, ".pyattach-debugpy-")
+	if err != nil {
+		return "", false, err
+	}
+	defer os.RemoveAll(staging) // a no-op once renamed into place
+	if err := copyTree(src, staging); err != nil {
+		return "", false, fmt.Errorf("copy %s: %w", src, err)
+	}
+	if err := os.WriteFile(filepath.Join(staging, suppliedMarker), []byte(debugpydist.Version+"\n"), 0o644); err != nil {
+		return "", false, err
+	}
+	if err := os.Chmod(staging, 0o755); err != nil {
+		return "", false, err
+	}
+	if err := os.Rename(staging, final); err != nil {
+		// Another attach may have placed its copy first.
+		if checkSupplied(final) != nil {
+			return "", false, err
+		}
+		return path, true, nil
+	}
+	return path, false, nil
+}
+
+// checkSupplied returns nil if dir is a complete copy that nobody but us
+// (or root) can have written: a real directory owned by our user or root,
+// writable by nobody else, with its marker. An error wrapping fs.ErrNotExist means there is
+// none.
+func checkSupplied(dir string) error {
+	info, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	trusted := ok && (int(st.Uid) == os.Geteuid() || st.Uid == 0)
+	if !info.IsDir() || !trusted || info.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s is in the way: it is not a directory that only pyattach's user (or root) can write to; remove it", dir)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, suppliedMarker)); err != nil {
+		return fmt.Errorf("%s is an incomplete copy of debugpy (no %s); remove it", dir, suppliedMarker)
+	}
+	return nil
+}
+
+// copyTree copies the directories and regular files under src into dst,
+// which exists, readable by everyone.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			if err := os.Mkdir(to, 0o755); err != nil {
+				return err
+			}
+			return os.Chmod(to, 0o755) // whatever our umask
+		case d.Type().IsRegular():
+			return copyFile(path, to)
+		}
+		return nil // debugpy's wheels hold no links or devices
+	})
+}
+
+// copyFile copies the regular file src to dst, keeping only whether it is
+// executable.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	return debugpydist.WriteFile(dst, in, info.Mode()&0o111 != 0)
+}
