@@ -12,7 +12,8 @@ build:
 demo: setup
 	bin/pyattach demo
 
-test: setup
+test:
+	scripts/setup.sh --tests
 	scripts/test.sh
 
 bench: setup

@@ -75,7 +75,7 @@ func (s *server) sessionRequest(args AttachArgs) session.Request {
 		DebugpyPath:   args.DebugpyPath,
 		SuppliedDir:   s.cfg.SuppliedDir,
 		DebugpyLogDir: args.DebugpyLogDir,
-		SubProcess:    args.SubProcess,
+		SubProcess:    s.subProcess(args),
 		KeepDebugpy:   args.KeepDebugpy,
 		RemoteDebug:   args.RemoteDebug,
 		Strategy:      args.Strategy,
@@ -83,6 +83,19 @@ func (s *server) sessionRequest(args AttachArgs) session.Request {
 		Log:           s.log,
 		Progress:      s.say,
 	}
+}
+
+// subProcess is debugpy's subProcess setting for this attach: the user's,
+// or, when they did not choose, whether the editor can debug a child.
+// debugpy makes every Python child it sees wait until a debugger joins it,
+// and an editor that cannot start the child's session (no
+// startDebugging, as with `pyattach debug`) would leave the child waiting
+// for ever.
+func (s *server) subProcess(args AttachArgs) *bool {
+	if args.SubProcess != nil {
+		return args.SubProcess
+	}
+	return &s.children
 }
 
 // handover joins the editor to the attached debugpy.

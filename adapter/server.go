@@ -48,6 +48,7 @@ type server struct {
 
 	initArgs   json.RawMessage // the editor's initialize arguments; nil before initialize
 	progress   bool            // the editor takes progress events
+	children   bool            // the editor starts child sessions (supportsStartDebuggingRequest)
 	attach     *attachRun      // the attach under way, nil if none
 	queued     []dapio.Frame   // requests for debugpy that arrived during the attach
 	sessionLog *os.File        // the attach's own logFile, if it asked for one
@@ -159,6 +160,7 @@ func (s *server) initialize(f dapio.Frame) {
 	}
 	s.initArgs = orEmpty(req.Arguments)
 	s.progress = args.SupportsProgressReporting
+	s.children = args.SupportsStartDebuggingRequest
 	s.send(&rawResponse{Response: response(f.Env), Body: debugpyCapabilities})
 }
 

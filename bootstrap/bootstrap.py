@@ -7,7 +7,9 @@
 #
 # Module globals set by the loader: CONFIG (the attach's configuration, see
 # bootstrap/render.go for its fields), SOCKET and READER (the control
-# channel, on which the loader's hello, id 1, has been answered).
+# channel, on which the loader's hello, id 1, has been answered), and DONE
+# (None, or the event a queued stub's main thread waits on until the editor
+# has configured the session; see Config.Queued in bootstrap/render.go).
 #
 # After reporting ready the bootstrap keeps the channel open for as long as
 # the debug session lasts. When pyattach closes it (the session ended, or
@@ -69,11 +71,31 @@ class Channel(object):
     def _send(self, obj):
         self.sock.sendall(json.dumps(obj).encode("utf-8") + b"\n")
 
-    def wait_for_close(self):
-        """Block until pyattach closes the channel: the session is over."""
+    def abandoned(self):
+        """Whether pyattach has closed the channel: it gave up on this
+        attach (it timed out, or was stopped), so nothing must be started."""
+        self.sock.setblocking(False)  # with a timeout set, recv would wait
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+        finally:
+            self.sock.settimeout(REPLY_TIMEOUT)
+
+    def wait_for_close(self, on_configured):
+        """Block until pyattach closes the channel: the session is over.
+        pyattach's "configured" notification (the editor has set its
+        breakpoints) calls on_configured."""
         self.sock.settimeout(None)
-        while self.reader.readline():
-            pass
+        for line in iter(self.reader.readline, b""):
+            try:
+                method = json.loads(line.decode("utf-8")).get("method")
+            except (ValueError, AttributeError):
+                continue
+            if method == "configured":
+                on_configured()
 
     def close(self):
         try:
@@ -243,18 +265,21 @@ def continue_generations(st):
 
 
 def stop_debugpy():
-    """Stop debugpy as if it had never been started: pydevd stops tracing
-    and disconnects (its adapter process then exits, closing its port), the
-    process-spawning functions pydevd patched get their originals back, and
+    """Stop debugpy as if it had never been started: the process-spawning
+    functions pydevd patched get their originals back, pydevd stops tracing
+    and disconnects (its adapter process then exits, closing its port), and
     debugpy.listen() may be called again by a later attach."""
-    import pydevd
-    pydevd.stoptrace()
+    # The process-spawning functions first: a child forked once pydevd has
+    # disconnected would try to join an adapter that is gone, and pydevd
+    # raises that failure out of os.fork() in the child.
     modules = [sys.modules.get(name) for name in ("os", "subprocess", "_posixsubprocess")]
     for module in modules:
         for name in list(vars(module) if module is not None else ()):
             if name.startswith("original_"):
                 setattr(module, name[len("original_"):], getattr(module, name))
                 delattr(module, name)
+    import pydevd
+    pydevd.stoptrace()
     api = sys.modules.get("debugpy.server.api")
     if api is not None:
         api.listen.called = False
@@ -269,6 +294,8 @@ def listen(cfg, chan):
         debugpy.log_to(log_dir)
     if cfg.get("sub_process") is not None:
         debugpy.configure(subProcess=bool(cfg["sub_process"]))
+    if chan.abandoned():
+        raise Failure("abandoned", "pyattach gave up on this attach before debugpy was started")
     try:
         host, port = debugpy.listen(("127.0.0.1", 0))
     except RuntimeError as exc:
@@ -322,9 +349,10 @@ def main():
     try:
         try:
             report = start_debugpy(CONFIG, chan)  # noqa: F821
+            report["queued"] = DONE is not None  # noqa: F821
             try:
                 chan.call("ready", report)
-                chan.wait_for_close()
+                chan.wait_for_close(release_main_thread)
             finally:
                 release(CONFIG)  # noqa: F821
         except Failure as exc:
@@ -335,8 +363,16 @@ def main():
     except Exception:
         pass  # pyattach went away mid-report: nothing more to say
     finally:
+        release_main_thread()
         chan.close()
         release_buffer(CONFIG)  # noqa: F821
+
+
+def release_main_thread():
+    """Let a main thread that waits for us go (see the loader): once the
+    editor has configured the session, or when anything ends the attach."""
+    if DONE is not None:  # noqa: F821 (set by the loader)
+        DONE.set()  # noqa: F821
 
 
 main()

@@ -33,6 +33,7 @@ type Report struct {
 	Port            int    `json:"port"`
 	Reused          bool   `json:"reused"`           // a previous attach had already started debugpy
 	ClientConnected bool   `json:"client_connected"` // ... and a debug client is connected to it now
+	Queued          bool   `json:"queued"`           // the stub ran as a pending call, not at once
 }
 
 // Failure is what a bootstrap that could not start debugpy says.
@@ -44,6 +45,29 @@ type Failure struct {
 
 // Error returns the bootstrap's message.
 func (f *Failure) Error() string { return f.Message }
+
+// Unfinished is Wait's error when its context ends before the bootstrap
+// reported: how far the bootstrap had got, which tells a main thread that
+// never ran it from a bootstrap that ran but was slow.
+type Unfinished struct {
+	Err       error  // the context's error
+	Connected bool   // a bootstrap had connected and proven itself
+	LastWord  string // its last progress message; "" for none
+}
+
+// Error says what the wait was cut short by and how far the bootstrap got.
+func (u *Unfinished) Error() string {
+	switch {
+	case u.LastWord != "":
+		return fmt.Sprintf("%v; the bootstrap had said %q", u.Err, u.LastWord)
+	case u.Connected:
+		return fmt.Sprintf("%v; the bootstrap had connected", u.Err)
+	}
+	return fmt.Sprintf("%v; no bootstrap had connected", u.Err)
+}
+
+// Unwrap returns the context's error.
+func (u *Unfinished) Unwrap() error { return u.Err }
 
 // hello is the first call a bootstrap makes.
 type hello struct {
@@ -78,6 +102,10 @@ type Listener struct {
 
 	released chan struct{} // closed by Release
 	release  sync.Once
+
+	mu       sync.Mutex
+	progress Unfinished     // how far the bootstrap got, for Wait's error
+	conn     *jsonrpc2.Conn // the bootstrap's connection, once it said hello
 }
 
 type outcome struct {
@@ -147,8 +175,45 @@ func (l *Listener) Wait(ctx context.Context, progress func(string)) (*Report, er
 	case o := <-l.outcome:
 		return o.report, o.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		u := l.progress
+		u.Err = ctx.Err()
+		return nil, &u
 	}
+}
+
+// Configured tells the bootstrap that the editor has configured the debug
+// session (its breakpoints are set). A queued bootstrap holds the main
+// thread until then, so that a program that keeps the GIL through long
+// calls into C does not make each request of the editor's setup wait for
+// one such call; see Config.Queued. Best effort: the bootstrap lets the
+// thread go after MainThreadHold seconds anyway.
+func (l *Listener) Configured() {
+	l.mu.Lock()
+	conn := l.conn
+	l.mu.Unlock()
+	if conn == nil {
+		return
+	}
+	if err := conn.Notify(context.Background(), "configured", nil); err != nil {
+		l.log.Debug("telling the bootstrap the session is configured", "err", err)
+	}
+}
+
+// admit records the connection of the bootstrap that proved itself.
+func (l *Listener) admit(conn *jsonrpc2.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.conn = conn
+	l.progress.Connected = true
+}
+
+// heard records the bootstrap's last progress message.
+func (l *Listener) heard(message string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.progress.LastWord = message
 }
 
 func (l *Listener) accept(progress func(string)) {
@@ -199,9 +264,9 @@ func (s *server) isTrusted() bool {
 	return s.trusted
 }
 
-func (s *server) handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Request) (any, error) {
+func (s *server) handle(_ context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request) (any, error) {
 	if req.Method == "hello" {
-		return s.hello(req)
+		return s.hello(conn, req)
 	}
 	if !s.isTrusted() {
 		return nil, &jsonrpc2.Error{Code: jsonrpc2.CodeInvalidRequest, Message: "say hello first"}
@@ -209,8 +274,11 @@ func (s *server) handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 	switch req.Method {
 	case "progress":
 		var p progress
-		if err := unmarshalParams(req, &p); err == nil && s.progress != nil {
-			s.progress(p.Message)
+		if err := unmarshalParams(req, &p); err == nil {
+			s.l.heard(p.Message)
+			if s.progress != nil {
+				s.progress(p.Message)
+			}
 		}
 		return nil, nil
 	case "ready":
@@ -233,7 +301,7 @@ func (s *server) handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 
 // hello admits the bootstrap of this attach and no other: the token proves
 // it was injected by us, the PID that it runs in the process we chose.
-func (s *server) hello(req *jsonrpc2.Request) (any, error) {
+func (s *server) hello(conn *jsonrpc2.Conn, req *jsonrpc2.Request) (any, error) {
 	var h hello
 	if err := unmarshalParams(req, &h); err != nil {
 		return nil, err
@@ -249,6 +317,7 @@ func (s *server) hello(req *jsonrpc2.Request) (any, error) {
 	s.mu.Lock()
 	s.trusted = true
 	s.mu.Unlock()
+	s.l.admit(conn)
 	// One bootstrap per attach: nobody else may connect now.
 	if err := s.l.Close(); err != nil {
 		s.l.log.Debug("closing the control listener", "err", err)

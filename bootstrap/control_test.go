@@ -177,3 +177,50 @@ func TestWaitStopsWithItsContext(t *testing.T) {
 		t.Error("the control channel still listens after Wait returned")
 	}
 }
+
+// TestWaitSaysHowFarTheBootstrapGot: a wait cut short says whether a
+// bootstrap connected and what it last said.
+func TestWaitSaysHowFarTheBootstrapGot(t *testing.T) {
+	tests := []struct {
+		name    string
+		say     []string // progress messages; nil: no bootstrap connects
+		connect bool
+		want    Unfinished
+	}{
+		{name: "nobody", want: Unfinished{}},
+		{name: "hello only", connect: true, want: Unfinished{Connected: true}},
+		{name: "progress", connect: true, say: []string{"importing debugpy", "starting debugpy 1.8.20"},
+			want: Unfinished{Connected: true, LastWord: "starting debugpy 1.8.20"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newListener(t, 0)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, err := l.Wait(ctx, nil)
+				done <- err
+			}()
+			if tc.connect {
+				b := dial(t, l)
+				if err := b.call("hello", hello{Token: l.token}); err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range tc.say {
+					if err := b.conn.Notify(context.Background(), "progress", progress{Message: m}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				_ = b.call("barrier", nil) // answered only after the notifications before it were handled
+			}
+			cancel()
+			var u *Unfinished
+			if err := <-done; !errors.As(err, &u) || !errors.Is(err, context.Canceled) {
+				t.Fatalf("Wait = %v, want an *Unfinished wrapping context.Canceled", err)
+			}
+			if u.Connected != tc.want.Connected || u.LastWord != tc.want.LastWord {
+				t.Errorf("Wait's error = %+v, want %+v", *u, tc.want)
+			}
+		})
+	}
+}

@@ -6,10 +6,12 @@
 # reply, and runs it on the same connection. If pyattach is not listening
 # any more (a pending call that ran long after its attach was abandoned),
 # or refuses it, it starts nothing. It never raises: a traceback would land
-# on the program's stderr.
+# on the program's stderr. _PYATTACH_DONE, when the stub set one, is the
+# event a main thread waits on while the bootstrap starts debugpy; it is set
+# here on every way out too.
 
 
-def _load(config):
+def _load(config, done):
     import json
     import os
     import socket
@@ -39,10 +41,13 @@ def _load(config):
         sock.close()
         return
     exec(compile(source, "<pyattach bootstrap>", "exec"),
-         {"__name__": "_pyattach_bootstrap", "CONFIG": config, "SOCKET": sock, "READER": reader})
+         {"__name__": "_pyattach_bootstrap", "CONFIG": config, "SOCKET": sock, "READER": reader, "DONE": done})
 
 
 try:
-    _load(__import__("json").loads(bytes.fromhex(_PYATTACH_CONFIG).decode("utf-8")))  # noqa: F821 (set by the stub)
+    _load(__import__("json").loads(bytes.fromhex(_PYATTACH_CONFIG).decode("utf-8")), _PYATTACH_DONE)  # noqa: F821 (set by the stub)
 except BaseException:
     pass
+finally:
+    if _PYATTACH_DONE is not None:  # noqa: F821
+        _PYATTACH_DONE.set()  # noqa: F821

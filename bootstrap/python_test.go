@@ -10,7 +10,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,13 +26,15 @@ import (
 
 // host runs stubs in a real interpreter the way the injector does: each
 // line it reads names a file holding a rendered stub, which it hands to
-// exec in __main__'s namespace, as PyRun_SimpleString would. Between stubs
-// it just stays alive, as a user's program would.
+// exec in __main__'s namespace, as PyRun_SimpleString would, creating the
+// file's name plus ".ran" once exec returns. Between stubs it just stays
+// alive, as a user's program would.
 const host = `
 import sys
 for line in sys.stdin:
     stub = open(line.strip(), "rb").read().rstrip(b"\0").decode("ascii")
     exec(compile(stub, "<stub>", "exec"), sys.modules["__main__"].__dict__)
+    open(line.strip() + ".ran", "w").close()
 `
 
 // pyProcess is an interpreter running host.
@@ -67,6 +72,16 @@ func startHost(t *testing.T, python string, flags ...string) *pyProcess {
 // the bootstrap's report.
 func (p *pyProcess) run(t *testing.T, l *Listener, cfg Config) (*Report, error) {
 	t.Helper()
+	p.start(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return l.Wait(ctx, nil)
+}
+
+// start renders a stub for cfg and has the interpreter run it. It returns
+// the file that appears once the stub has returned.
+func (p *pyProcess) start(t *testing.T, cfg Config) (ran string) {
+	t.Helper()
 	path := fmt.Sprintf("%s/stub-%d", p.dir, time.Now().UnixNano())
 	if err := os.WriteFile(path, Program(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -75,9 +90,7 @@ func (p *pyProcess) run(t *testing.T, l *Listener, cfg Config) (*Report, error) 
 	if err := p.stdin.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	return l.Wait(ctx, nil)
+	return path + ".ran"
 }
 
 // attach runs a bootstrap and returns its report; the session it starts
@@ -243,4 +256,71 @@ func expectDAP(t *testing.T, r *Report) {
 			return
 		}
 	}
+}
+
+// TestAbandonedAttachStartsNothing: when pyattach gives up on an attach
+// while the bootstrap is still importing debugpy (a slow import, a starved
+// thread), the bootstrap does not go on to start debugpy. The fake debugpy
+// here blocks its import until the test lets it go, and records any
+// listen() call.
+func TestAbandonedAttachStartsNothing(t *testing.T) {
+	py := interpreterWithDebugpy(t)
+	dir := t.TempDir()
+	gate, listened := filepath.Join(dir, "gate"), filepath.Join(dir, "listened")
+	fake := fmt.Sprintf(`import os, time
+__version__ = "0.0"
+while not os.path.exists(%q):
+    time.sleep(0.01)
+def listen(address):
+    open(%q, "w").close()
+    return address
+def configure(**options):
+    pass
+`, gate, listened)
+	if err := os.MkdirAll(filepath.Join(dir, "debugpy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "debugpy", "__init__.py"), []byte(fake), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startHost(t, py.Path, "-I", "-S")
+	l := newListener(t, p.cmd.Process.Pid)
+	cfg := l.Config()
+	cfg.DebugpyPath, cfg.Queued = dir, true
+	importing := make(chan struct{})
+	var once sync.Once
+	go func() {
+		_, _ = l.Wait(context.Background(), func(msg string) {
+			if strings.HasPrefix(msg, "importing debugpy") {
+				once.Do(func() { close(importing) })
+			}
+		})
+	}()
+	ran := p.start(t, cfg)
+	select {
+	case <-importing:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the bootstrap never said it was importing debugpy")
+	}
+	l.Release()
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitForFile(t, ran) // the queued stub returns once the bootstrap has given up
+	if _, err := os.Stat(listened); err == nil {
+		t.Error("the bootstrap started debugpy after pyattach had given up on the attach")
+	}
+}
+
+// waitForFile waits for path to exist.
+func waitForFile(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s did not appear", path)
 }

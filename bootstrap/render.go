@@ -27,7 +27,15 @@ type Config struct {
 	SubProcess    *bool   // debugpy's subProcess setting, when the client chose one
 	KeepDebugpy   bool    // leave debugpy running (and listening) when the last session ends
 	Buffer        *Buffer // the memory holding the stub, for the bootstrap to unmap when done
+	// Queued says the stub runs at a safe point of a main thread that was
+	// running Python (a pending call, or PEP 768's remote exec), rather
+	// than on one blocked outside the interpreter. See Program.
+	Queued bool
 }
+
+// MainThreadHold bounds how long a queued stub keeps the main thread
+// waiting for the bootstrap (see Program).
+const MainThreadHold = 5 // seconds
 
 // Buffer is a region of the target's memory that the bootstrap must unmap
 // once it has run, because pyattach has detached before the stub ran (the
@@ -58,6 +66,21 @@ type wireConfig struct {
 // not be the first — and leaves no trace in threading's registry once the
 // worker ends (a thread started with _thread would stay in the debugger's
 // thread list forever as a "Dummy" thread).
+//
+// A queued stub then waits, with the GIL released, until the bootstrap has
+// started debugpy and the editor has configured the session (Listener.
+// Configured), or the attach failed — at most MainThreadHold seconds. The
+// main thread it runs on was running Python, and a program that holds the
+// GIL through long calls into C (a slow regular expression, a big sort)
+// would otherwise hand the bootstrap, and then debugpy, the GIL only
+// between those calls: importing and starting debugpy needs it hundreds of
+// times, each of the editor's setup requests a few more, and the attach
+// would take minutes. Waiting costs the main thread about half a second
+// once; the bound keeps a bootstrap stuck behind a lock the main thread
+// holds (an import it was in the middle of) from stopping the program for
+// long. A stub run on a main thread blocked outside Python returns at
+// once: that thread was not competing for the GIL.
+//
 // The stub carries only the loader (about a kilobyte), so that injecting
 // it costs little; the loader fetches the bootstrap over the channel.
 // Its length depends only on which optional fields are set and on their
@@ -65,12 +88,17 @@ type wireConfig struct {
 // a caller can size the buffer with a zero Buffer and then render again with
 // the real one.
 func Program(cfg Config) []byte {
+	done := "None"
+	if cfg.Queued {
+		done = "__import__('threading').Event()"
+	}
 	stub := fmt.Sprintf("try:\n"+
-		"    __import__('threading').Thread(target=exec, name='pyattach-bootstrap', daemon=True, args=(bytes.fromhex('%s').decode('utf-8'), "+
-		"{'__name__': '_pyattach_loader', '_PYATTACH_CONFIG': '%s'})).start()\n"+
+		"    (lambda threading, done: threading.Thread(target=exec, name='pyattach-bootstrap', daemon=True, args=(bytes.fromhex('%s').decode('utf-8'), "+
+		"{'__name__': '_pyattach_loader', '_PYATTACH_CONFIG': '%s', '_PYATTACH_DONE': done})).start() or done and done.wait(%d))"+
+		"(__import__('threading'), %s)\n"+
 		"except BaseException:\n"+
 		"    pass\n",
-		hex.EncodeToString([]byte(loader)), hex.EncodeToString(encodeConfig(cfg)))
+		hex.EncodeToString([]byte(loader)), hex.EncodeToString(encodeConfig(cfg)), MainThreadHold, done)
 	return append([]byte(stub), 0)
 }
 

@@ -31,6 +31,10 @@ type Options struct {
 	// versions that predate startDebugging, when the program starts a
 	// subprocess) is turned into one.
 	StartDebugging bool
+	// Attached, if set, is called once debugpy has answered the editor's
+	// attach: debugpy answers it after configurationDone, so the editor's
+	// breakpoints are set by then.
+	Attached func()
 }
 
 // ownRequest marks, in Bridge.reverse, a reverse request the bridge itself
@@ -323,6 +327,9 @@ func (b *Bridge) responseToEditor(f dapio.Frame) error {
 	}
 	if isDisconnect {
 		b.end(nil)
+	}
+	if r.command == "attach" && b.opts.Attached != nil {
+		b.opts.Attached()
 	}
 	return err
 }

@@ -52,13 +52,17 @@ type harness struct {
 }
 
 func newHarness(t *testing.T) *harness {
+	return newHarnessWith(t, Options{StartDebugging: true})
+}
+
+func newHarnessWith(t *testing.T, opts Options) *harness {
 	edNear, edFar := net.Pipe()
 	dbNear, dbFar := net.Pipe()
 	editorConn := dapio.NewConn("editor", edNear, edNear, nil)
 	h := &harness{
 		editor:     &peer{t: t, conn: edFar, r: bufio.NewReader(edFar)},
 		debugpy:    &peer{t: t, conn: dbFar, r: bufio.NewReader(dbFar)},
-		bridge:     New(editorConn, dapio.NewConn("debugpy", dbNear, dbNear, nil), dbNear, Options{StartDebugging: true}),
+		bridge:     New(editorConn, dapio.NewConn("debugpy", dbNear, dbNear, nil), dbNear, opts),
 		stopFrames: make(chan struct{}),
 	}
 	h.editorFrames = editorConn.Frames(h.stopFrames)
@@ -288,5 +292,29 @@ func TestEndingASessionNeverKills(t *testing.T) {
 		if err := wait(t, done); err != nil {
 			t.Errorf("Run = %v, want nil once the session ended", err)
 		}
+	}
+}
+
+// TestAttachedIsCalledOnceDebugpyAnswersAttach: the session learns that the
+// editor's setup is over when debugpy answers its attach, and not before.
+func TestAttachedIsCalledOnceDebugpyAnswersAttach(t *testing.T) {
+	attached := make(chan struct{}, 2)
+	h := newHarnessWith(t, Options{Attached: func() { attached <- struct{}{} }})
+	h.run()
+	h.editor.send(`{"seq":2,"type":"request","command":"attach","arguments":{}}`)
+	h.debugpy.recv()
+	h.editor.send(`{"seq":3,"type":"request","command":"configurationDone"}`)
+	h.debugpy.recv()
+	h.debugpy.send(`{"seq":5,"type":"response","request_seq":2,"success":true,"command":"configurationDone"}`)
+	h.editor.recv()
+	if len(attached) != 0 {
+		t.Fatal("Attached was called before debugpy answered attach")
+	}
+	h.debugpy.send(`{"seq":6,"type":"response","request_seq":1,"success":true,"command":"attach"}`)
+	h.editor.recv()
+	select {
+	case <-attached:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Attached was not called after debugpy answered attach")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,6 +44,28 @@ func TestDebugCommand(t *testing.T) {
 		}
 	}
 	target.WaitProgress(t)
+}
+
+// TestDebugCommandForkingTarget: `pyattach debug` cannot debug child
+// processes, so the children a forking program starts must not wait for a
+// debugger that will never come: the parent reaches its breakpoint (it
+// waits for its children first) and goes on forking after the detach.
+func TestDebugCommandForkingTarget(t *testing.T) {
+	py := testtarget.Interpreters(t)[0]
+	dir := t.TempDir()
+	target := startTarget(t, py, matrixScript(t, "forks.py"),
+		testtarget.WithEnv("MATRIX_CHILD_LOG="+filepath.Join(dir, "children.log"), "MATRIX_STOP_FILE="+filepath.Join(dir, "stop")))
+	line := testtarget.Line(t, target.Script, "# BREAK:forks")
+	cmd := exec.Command(bin, "debug", strconv.Itoa(target.PID), "--break", fmt.Sprintf("%s:%d", target.Script, line), "--hits", "2")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pyattach debug: %v\n%s\n%s", err, out, stderrOf(err))
+	}
+	if !strings.Contains(string(out), "stop 2: breakpoint") {
+		t.Errorf("pyattach debug did not stop twice in the parent:\n%s", out)
+	}
+	target.WaitProgress(t)
+	expectStopsCleanly(t, target, filepath.Join(dir, "stop"), "forks: stopped after")
 }
 
 // TestDemoCommand runs the README's first command's last step.

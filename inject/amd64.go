@@ -33,7 +33,9 @@ import (
 //
 // A queued stub runs later through pendingFn, which lives in the buffer: it
 // calls PyRun_SimpleString and then tail-calls munmap on its own buffer, so
-// munmap returns straight to CPython (with 0, "no error").
+// munmap returns straight to CPython (with 0, "no error"). The buffer holds
+// two renderings of the stub, one for each way it may run, because a queued
+// stub behaves differently (see bootstrap.Config.Queued).
 
 // Layout of the data block, which the tracer writes onto the main thread's
 // stack, below the red zone and room for a signal frame. Offsets under 128
@@ -51,12 +53,12 @@ const (
 	dRegs     = 96 // saved registers, in regOrder (17 quadwords)
 	dXsave    = 256
 	xsaveSize = 4096
-	dBlock    = dXsave + xsaveSize // the bytes stage 1 copies: stage 2 and the stub
+	dBlock    = dXsave + xsaveSize // the bytes stage 1 copies: stage 2 and the stubs
 
 	// retFrameDepth is how far below the original stack pointer stage 3
 	// plants the resume address: just below the 128-byte red zone.
 	retFrameDepth = 136
-	// maxBlock bounds stage 2 plus the stub.
+	// maxBlock bounds stage 2 plus the stubs.
 	maxBlock = 16384
 	// signalRoom is left between the red zone and the data block for a
 	// signal frame delivered before stage 1 has moved the stack pointer.
@@ -178,9 +180,14 @@ func xsaveState(a *asm) {
 	a.emit(0x49, 0x0f, 0xae, 0xa7).imm32(dXsave) // xsave64 [r15+dXsave]
 }
 
-// stage2 returns stage 2, pendingFn and the stub, as one position-
+// stubs are the stub rendered to run at once and to run queued.
+type stubs struct {
+	direct, queued []byte
+}
+
+// stage2 returns stage 2, pendingFn and the stubs, as one position-
 // independent block for the buffer.
-func stage2(mode stageMode, runAddr, munmapAddr uint64, stub []byte, size uint32) ([]byte, error) {
+func stage2(mode stageMode, runAddr, munmapAddr uint64, stub stubs, size uint32) ([]byte, error) {
 	a := newAsm()
 	a.label("start")
 	a.emit(0xb8).imm32(xsaveMask)                // mov eax, mask
@@ -209,11 +216,11 @@ func stage2(mode stageMode, runAddr, munmapAddr uint64, stub []byte, size uint32
 	a.emit(0x41, 0xff, 0x57, 32)           // call [r15+32]: PyGILState_Release
 	finish(a, StatusRan, true)
 	a.label("pending")
-	a.emit(0x48, 0x8d, 0x3d).rel32("pendingFn") // lea rdi, [rip+pendingFn]
-	a.emit(0x48, 0x8d, 0x35).rel32("stub")      // lea rsi, [rip+stub]
-	a.emit(0x41, 0xff, 0x57, 40)                // call [r15+40]: Py_AddPendingCall
-	a.emit(0x85, 0xc0)                          // test eax, eax
-	a.emit(0x0f, 0x85).rel32("queueFull")       // jnz
+	a.emit(0x48, 0x8d, 0x3d).rel32("pendingFn")  // lea rdi, [rip+pendingFn]
+	a.emit(0x48, 0x8d, 0x35).rel32("queuedStub") // lea rsi, [rip+queuedStub]
+	a.emit(0x41, 0xff, 0x57, 40)                 // call [r15+40]: Py_AddPendingCall
+	a.emit(0x85, 0xc0)                           // test eax, eax
+	a.emit(0x0f, 0x85).rel32("queueFull")        // jnz
 	finish(a, StatusQueued, false)
 	a.label("queueFull")
 	finish(a, StatusQueueFull, true)
@@ -237,7 +244,8 @@ func stage2(mode stageMode, runAddr, munmapAddr uint64, stub []byte, size uint32
 	a.emit(0xff, 0x25).rel32("munmapPtr")   // jmp [rip+munmapPtr]: munmap returns 0 to CPython
 	a.label("runPtr").imm64(runAddr)
 	a.label("munmapPtr").imm64(munmapAddr)
-	a.label("stub").emit(stub...)
+	a.label("stub").emit(stub.direct...)
+	a.label("queuedStub").emit(stub.queued...)
 	return a.bytes()
 }
 
@@ -255,7 +263,7 @@ func finish(a *asm, s Status, unmap bool) {
 // and the bytes stage 1 copies. regs holds the values stage 3 restores.
 func dataBlock(funcs [6]uint64, stage3, resume, origRSP uint64, regs map[string]uint64, block []byte, size uint32) ([]byte, error) {
 	if len(block) > maxBlock {
-		return nil, fmt.Errorf("stage 2 and the stub take %d bytes, more than %d", len(block), maxBlock)
+		return nil, fmt.Errorf("stage 2 and the stubs take %d bytes, more than %d", len(block), maxBlock)
 	}
 	d := make([]byte, dBlock+len(block))
 	le := binary.LittleEndian

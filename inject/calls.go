@@ -41,12 +41,12 @@ func (t *target) callInject(ctx context.Context, res *Result, frames []frame) er
 // leaves the memory it lives in to the bootstrap.
 func (t *target) pendingCall(ctx context.Context) error {
 	t.o.Progress("the main thread is running Python: queueing the bootstrap for its next safe point")
-	size := pageAlign(uint64(len(t.o.Program(&bootstrap.Buffer{}))))
+	size := pageAlign(uint64(len(t.o.Program(&bootstrap.Buffer{}, true))))
 	addr, err := t.mapMemory(ctx, size)
 	if err != nil {
 		return err
 	}
-	if err := t.writeMemory(ctx, addr, t.o.Program(&bootstrap.Buffer{Addr: addr, Size: size})); err != nil {
+	if err := t.writeMemory(ctx, addr, t.o.Program(&bootstrap.Buffer{Addr: addr, Size: size}, true)); err != nil {
 		t.unmap(ctx, addr, size)
 		return err
 	}
@@ -65,7 +65,7 @@ func (t *target) pendingCall(ctx context.Context) error {
 // interpreter, then frees the stub's memory.
 func (t *target) directCall(ctx context.Context) error {
 	t.o.Progress("the main thread is waiting outside Python: running the bootstrap on it")
-	program := t.o.Program(nil)
+	program := t.o.Program(nil, false)
 	size := pageAlign(uint64(len(program)))
 	addr, err := t.mapMemory(ctx, size)
 	if err != nil {

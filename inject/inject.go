@@ -59,8 +59,9 @@ type Options struct {
 	// a trampoline problem.
 	Mechanism Mechanism
 	// Program renders the stub. buf is the memory it will live in when the
-	// bootstrap must unmap it itself (PendingCall), nil otherwise.
-	Program  func(buf *bootstrap.Buffer) []byte
+	// bootstrap must unmap it itself (PendingCall), nil otherwise; queued
+	// says it runs as a pending call (see bootstrap.Config.Queued).
+	Program  func(buf *bootstrap.Buffer, queued bool) []byte
 	Timeouts Timeouts
 	Log      *slog.Logger
 	Progress func(message string) // narration for the user; may be nil

@@ -16,10 +16,11 @@ import (
 )
 
 // markerProgram is a stand-in for the bootstrap: it records, in a file,
-// the name of the thread it ran on.
-func markerProgram(path string) func(*bootstrap.Buffer) []byte {
-	return func(*bootstrap.Buffer) []byte {
-		return []byte(fmt.Sprintf("import threading\nopen(%q, 'w').write(threading.current_thread().name)\n\x00", path))
+// the name of the thread it ran on and whether it was rendered to run
+// queued.
+func markerProgram(path string) func(*bootstrap.Buffer, bool) []byte {
+	return func(_ *bootstrap.Buffer, queued bool) []byte {
+		return []byte(fmt.Sprintf("import threading\nopen(%q, 'w').write(threading.current_thread().name + ' queued=%t')\n\x00", path, queued))
 	}
 }
 
@@ -73,8 +74,8 @@ func runMarker(t *testing.T, py testtarget.Interpreter, script string, o Options
 	if res.Strategy != want || res.Mechanism != o.Mechanism {
 		t.Errorf("ran by %s (%s), want %s (%s)", res.Strategy, res.Mechanism, want, o.Mechanism)
 	}
-	if got := waitForFile(t, marker); got != "MainThread" {
-		t.Errorf("the program ran on thread %q, want MainThread", got)
+	if got, want := waitForFile(t, marker), fmt.Sprintf("MainThread queued=%t", want == PendingCall); got != want {
+		t.Errorf("the program says %q, want %q", got, want)
 	}
 	expectRunning(t, target)
 }

@@ -156,7 +156,7 @@ func (t *target) installTrampoline(ctx context.Context, s *site, frames []frame)
 		return nil, errNoStackRoom
 	}
 	resume := resumePoint(regs)
-	stub := t.o.Program(nil)
+	stub := stubs{direct: t.o.Program(nil, false), queued: t.o.Program(nil, true)}
 	block, err := stage2(mode, s.funcs[3], s.munmap, stub, 0)
 	if err != nil {
 		return nil, err

@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Installs what pyattach's demo and test suite need on a fresh Debian or
-# Ubuntu machine, and builds pyattach into bin/. Safe to run again: it only
-# does what is missing.
+# Installs what pyattach's demo (and, with --tests, its test suite) needs on
+# a fresh Debian or Ubuntu machine, and builds pyattach into bin/. Safe to
+# run again: it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+FOR_TESTS=no
+case "${1:-}" in
+"") ;;
+--tests) FOR_TESTS=yes ;;
+*)
+	echo "usage: $0 [--tests]" >&2
+	exit 2
+	;;
+esac
 
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -50,11 +60,14 @@ if command -v pyenv >/dev/null 2>&1; then
 fi
 
 # Debian forky's CPython 3.14 in a chroot: the suite's PEP 768 and container
-# targets. debootstrap and chroot need root; elsewhere those tests skip.
-if [ "$(id -u)" -eq 0 ]; then
-	scripts/forky-rootfs.sh
-else
-	say "not root: skipping the CPython 3.14 chroot (its tests will skip)"
+# targets (--tests only: the demo does not need it). debootstrap and chroot
+# need root; elsewhere those tests skip.
+if [ "$FOR_TESTS" = yes ]; then
+	if [ "$(id -u)" -eq 0 ]; then
+		scripts/forky-rootfs.sh
+	else
+		say "not root: skipping the CPython 3.14 chroot (its tests will skip)"
+	fi
 fi
 
 if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then

@@ -85,6 +85,15 @@ func Attach(ctx context.Context, req Request) (*Session, error) {
 	return s, nil
 }
 
+// configured tells the bootstrap that the editor has configured the
+// session, so that a main thread it holds may go (see
+// bootstrap.Listener.Configured).
+func (s *Session) configured() {
+	if s.control != nil {
+		s.control.Configured()
+	}
+}
+
 // Close ends the session: it closes the connection to debugpy (which
 // resumes the target if a client was still connected through it) and
 // releases the bootstrap, which then stops debugpy unless another session
@@ -141,9 +150,9 @@ func injectAndWait(ctx context.Context, req Request, target *Target, step steppe
 			Python:   target.Python,
 			GDB:      req.GDB,
 			Strategy: req.Strategy,
-			Program: func(buf *bootstrap.Buffer) []byte {
+			Program: func(buf *bootstrap.Buffer, queued bool) []byte {
 				c := cfg
-				c.Buffer = buf
+				c.Buffer, c.Queued = buf, queued
 				return bootstrap.Program(c)
 			},
 			Timeouts: inject.DefaultTimeouts,
@@ -167,6 +176,12 @@ func injectAndWait(ctx context.Context, req Request, target *Target, step steppe
 		if err != nil {
 			ln.Release()
 			return nil, res, nil, err
+		}
+		if res.Strategy == inject.Auto { // the trampoline's outcome went unseen: the bootstrap knows
+			res.Strategy = inject.DirectCall
+			if report.Queued {
+				res.Strategy = inject.PendingCall
+			}
 		}
 		return report, res, ln, nil
 	}

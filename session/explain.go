@@ -47,6 +47,16 @@ func isAttachErr(err error) bool {
 // timeoutError names what the attach was waiting for when time ran out.
 func timeoutError(err error, req Request, res inject.Result) error {
 	remedy := "The target was left running. Raise the attach timeout, or run with --log FILE to see where the time went."
+	var unfinished *bootstrap.Unfinished
+	if errors.As(err, &unfinished) && unfinished.Connected {
+		said := ""
+		if unfinished.LastWord != "" {
+			said = fmt.Sprintf(" (its last word: %q)", unfinished.LastWord)
+		}
+		return attacherr.Wrap(err, attacherr.Timeout,
+			fmt.Sprintf("Timed out after %s waiting for debugpy to start inside the target: the bootstrap was running%s but did not finish — the program may hold the GIL through long calls into C, or a lock the bootstrap needs.", req.Timeout, said),
+			"The target was left running, and the bootstrap starts nothing once pyattach has given up. Raise the attach timeout, or run with --log FILE and debugpyLogDir to see where the time went.")
+	}
 	if res.Mechanism == remoteExec {
 		return attacherr.Wrap(err, attacherr.Timeout,
 			fmt.Sprintf("Timed out after %s waiting for debugpy to start inside the target, whose main thread had picked up the bootstrap (remote exec, PEP 768).", req.Timeout), remedy)

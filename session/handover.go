@@ -31,7 +31,8 @@ func (s *Session) Handover(ctx context.Context, editor *dapio.Conn, initializeAr
 		StartDebugging bool `json:"supportsStartDebuggingRequest"`
 	}
 	_ = json.Unmarshal(initializeArgs, &client)
-	b := bridge.New(editor, dapio.NewConn("debugpy", s.conn, s.conn, s.log), s.conn, bridge.Options{Log: s.log, StartDebugging: client.StartDebugging})
+	b := bridge.New(editor, dapio.NewConn("debugpy", s.conn, s.conn, s.log), s.conn,
+		bridge.Options{Log: s.log, StartDebugging: client.StartDebugging, Attached: s.configured})
 	f, err := b.Call(ctx, "initialize", initializeArgs)
 	if err == nil && !f.Env.Success {
 		err = fmt.Errorf("debugpy refused initialize: %s", f.Body)

@@ -82,7 +82,9 @@ func remoteExecAndWait(ctx context.Context, req Request, target *Target, supplie
 	}
 	// The stub runs at the main thread's next safe point, as a pending call would.
 	res := inject.Result{Strategy: inject.PendingCall, Mechanism: remoteExec}
-	report, err := runScript(ctx, req, rt, bootstrapConfig(ln, req, supplied), ln, step)
+	cfg := bootstrapConfig(ln, req, supplied)
+	cfg.Queued = true
+	report, err := runScript(ctx, req, rt, cfg, ln, step)
 	res.Paused = rt.Paused
 	if err != nil {
 		ln.Release()

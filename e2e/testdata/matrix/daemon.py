@@ -1,15 +1,17 @@
 """Behaviour 7, a daemon: its own session, standard streams on /dev/null.
 
-At start-up the process leaves its parent's session (setsid) and points
-file descriptors 0, 1 and 2 at /dev/null, as a daemon does, then prints a
-line every 20 ms that nobody sees unless a debugger redirects its output.
-It keeps its PID (no double fork), so the test can attach to the process it
-started. At the line marked BREAK:daemon, line is the text just printed.
+The process started is a launcher: it forks the daemon and then waits for
+it, as a supervisor does. The daemon leaves the launcher's session and
+process group (setsid), points file descriptors 0, 1 and 2 at /dev/null,
+writes its PID to the file named by MATRIX_PID_FILE, and prints a line
+every 20 ms that nobody sees unless a debugger redirects its output. At the
+line marked BREAK:daemon, line is the text just printed.
 
-Progress: the number of lines printed, in the file named by
+Progress (the daemon's): the number of lines printed, in the file named by
 PYATTACH_PROGRESS.
 """
 import os
+import sys
 import time
 
 
@@ -22,11 +24,20 @@ def report(done):
 
 
 def daemonize():
+    """Fork; in the parent, wait for the daemon and exit with its status."""
+    pid = os.fork()
+    if pid:
+        _, status = os.waitpid(pid, 0)
+        sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
     os.setsid()
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
+    path = os.environ["MATRIX_PID_FILE"]
+    with open(path + ".tmp", "w") as f:
+        f.write("%d\n" % os.getpid())
+    os.replace(path + ".tmp", path)
 
 
 def emit(n):

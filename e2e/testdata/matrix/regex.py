@@ -5,7 +5,7 @@ run of x's, whose backtracking takes time exponential in the run's length;
 the re module's C engine keeps the GIL throughout, so the thread is back in
 the interpreter (where pending calls and GIL hand-overs happen) only briefly
 between two searches. The length is calibrated at start-up so that one
-search takes at least MATRIX_STRETCH seconds (default 0.5). At the line
+search takes at least MATRIX_STRETCH seconds (default 2). At the line
 marked BREAK:regex, searches == the number of searches done and found is
 None.
 
@@ -44,7 +44,7 @@ def between(searches, found):
 
 
 def main():
-    text = "x" * calibrate(float(os.environ.get("MATRIX_STRETCH", "0.5")))
+    text = "x" * calibrate(float(os.environ.get("MATRIX_STRETCH", "2")))
     searches = 0
     while True:
         found = PATTERN.match(text)

@@ -4,8 +4,14 @@ The "cpu-N" threads run pure Python in bursts of about half a millisecond
 with short sleeps between them (together they keep the GIL busy most of the
 time). The main thread queues a request every 10 ms for the pool of "io-N"
 threads; whichever takes it passes it through its own socket pair and
-answers it in serve(). At the line marked BREAK:serve, name is the name of
-the thread running it and len(request) == 8 + seq % 50.
+answers it in serve(), which updates shared state under a lock. At the line
+marked BREAK:serve, name is the name of the thread running it and
+len(request) == 8 + seq % 50.
+
+Only one thread at a time runs serve()'s body: pydevd (debugpy 1.8, on
+CPython 3.11 and older) can lose the stopped event when two threads reach a
+suspend-all breakpoint at the same instant, each suspending the other (see
+fabioz/PyDev.Debugger#296), and this fixture tests attaching, not that race.
 
 Progress: requests served plus CPU rounds done, in the file named by
 PYATTACH_PROGRESS.
@@ -20,6 +26,7 @@ CPU_WORKERS = 26
 IO_WORKERS = 26
 
 done = {}
+served_lock = threading.Lock()
 
 
 def crunch(n):
@@ -39,8 +46,9 @@ def cpu_worker(name):
 
 
 def serve(name, seq, request):
-    reply = request.upper()
-    return len(reply)  # BREAK:serve
+    with served_lock:
+        reply = request.upper()
+        return len(reply)  # BREAK:serve
 
 
 def io_worker(name, requests):
