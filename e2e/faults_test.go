@@ -61,7 +61,7 @@ func TestGDBKilled(t *testing.T) {
 		{"-target-attach", 0},                     // while ptrace-attaching: a SIGSTOP may be pending
 		{"-target-attach", 30 * time.Millisecond}, // while gdb reads symbols, every thread stopped
 		{"-stack-list-frames", 0},                 // while deciding
-		{"-data-write-memory-bytes", 0},           // while writing the trampoline
+		{"-data-list-register-values", 0},         // while reading the registers the trampoline saves
 		{"$pc", 0},                                // right at the commit
 		{"-target-detach", 0},                     // while detaching
 	}
@@ -96,7 +96,7 @@ func TestGDBHangs(t *testing.T) {
 	steps := []struct{ after, names string }{
 		{"start", "starting gdb"},
 		{"-target-attach", "attaching with ptrace"},
-		{"-data-write-memory-bytes", "writing the bootstrap"},
+		{"-data-list-register-values", "reading registers"},
 	}
 	py := testtarget.Interpreters(t)[0]
 	for _, step := range steps {
