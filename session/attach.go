@@ -142,6 +142,7 @@ func injectAndWait(ctx context.Context, req Request, target *Target, step steppe
 			return nil, res, nil, err
 		}
 		cfg := bootstrapConfig(ln, req, supplied)
+		report := awaitReport(ctx, ln, req.Progress)
 
 		done := step.begin("injecting the bootstrap with gdb")
 		res, err = inject.Run(ctx, inject.Options{
@@ -171,7 +172,7 @@ func injectAndWait(ctx context.Context, req Request, target *Target, step steppe
 			return nil, res, nil, err
 		}
 		done = step.begin("waiting for the bootstrap to start debugpy")
-		report, err := ln.Wait(ctx, req.Progress)
+		r, err := report()
 		done(err)
 		if err != nil {
 			ln.Release()
@@ -179,11 +180,31 @@ func injectAndWait(ctx context.Context, req Request, target *Target, step steppe
 		}
 		if res.Strategy == inject.Auto { // the trampoline's outcome went unseen: the bootstrap knows
 			res.Strategy = inject.DirectCall
-			if report.Queued {
+			if r.Queued {
 				res.Strategy = inject.PendingCall
 			}
 		}
-		return report, res, ln, nil
+		return r, res, ln, nil
+	}
+}
+
+// awaitReport starts waiting for the report on ln at once, and returns the
+// function that collects it. The bootstrap runs as soon as gdb has
+// detached, while gdb is still exiting; serving its channel from the start
+// keeps it from waiting on us. A wait never collected ends with ctx.
+func awaitReport(ctx context.Context, ln *bootstrap.Listener, progress func(string)) func() (*bootstrap.Report, error) {
+	type result struct {
+		report *bootstrap.Report
+		err    error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		r, err := ln.Wait(ctx, progress)
+		ch <- result{r, err}
+	}()
+	return func() (*bootstrap.Report, error) {
+		r := <-ch
+		return r.report, r.err
 	}
 }
 
@@ -225,5 +246,5 @@ func connect(ctx context.Context, r *bootstrap.Report) (net.Conn, error) {
 			fmt.Sprintf("debugpy started in the target and listens on %s:%d, but pyattach could not connect to it: %v.", r.Host, r.Port, err),
 			"If the target runs in another network namespace (a container), run pyattach inside it.")
 	}
-	return conn, nil
+	return withQuickAck(conn), nil
 }
