@@ -118,7 +118,7 @@ func runDAP(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	log.Info("pyattach dap", "version", version, "pid", os.Getpid(), "listen", *listen)
 	cfg := adapter.Config{Log: log, GDBPath: *gdb, SuppliedDir: debugpydist.Dir()}
 	if *listen == "" {
-		return adapter.Serve(ctx, stdin, stdout, cfg)
+		return adapter.Serve(ctx, pollable(stdin), stdout, cfg)
 	}
 	ln, err := listenDAP(*listen, *allowRemote, stderr)
 	if err != nil {

@@ -197,21 +197,52 @@ func (b *bench) readPause(t *target, s *session, r *result) error {
 	return nil
 }
 
+// untunedRequests is how many round trips a client straight to debugpy
+// measures before the session is tuned like pyattach's: each takes some
+// 44 ms, and a few dozen show it.
+const untunedRequests = 100
+
+// untuned marks, in result.RTTus, the round trips of a direct session
+// before tuning.
+const untuned = " (untuned)"
+
 // measureBridge measures a stopped session's request round trips and a
-// large variables response.
+// large variables response. A session straight to debugpy first measures
+// a few round trips as debugpy gives them, then is tuned the way pyattach
+// tunes its own (see tuneLikePyattach), so that the comparison measures the
+// bridge rather than TCP's acknowledgement timers.
 func (b *bench) measureBridge(ctx context.Context, s *session, r *result) error {
-	rtts, err := s.roundTrips(ctx, b.cfg.requests)
+	r.RTTus = map[string][]float64{}
+	if s.direct != nil {
+		if err := s.measureRoundTrips(ctx, untunedRequests, untuned, r); err != nil {
+			return err
+		}
+		if err := s.tuneLikePyattach(ctx); err != nil {
+			return err
+		}
+	}
+	if err := s.measureRoundTrips(ctx, b.cfg.requests, "", r); err != nil {
+		return err
+	}
+	variables, err := s.bigVariables(ctx, b.cfg.variables)
+	if err != nil {
+		return fmt.Errorf("variables: %w", err)
+	}
+	r.Variables = variables
+	return nil
+}
+
+// measureRoundTrips adds n round trips to r.RTTus, under each command's
+// name followed by suffix.
+func (s *session) measureRoundTrips(ctx context.Context, n int, suffix string, r *result) error {
+	rtts, err := s.roundTrips(ctx, n)
 	if err != nil {
 		return fmt.Errorf("round trips: %w", err)
 	}
-	r.RTTus = map[string][]float64{}
 	for cmd, ds := range rtts {
 		for _, d := range ds {
-			r.RTTus[cmd] = append(r.RTTus[cmd], float64(d)/float64(time.Microsecond))
+			r.RTTus[cmd+suffix] = append(r.RTTus[cmd+suffix], float64(d)/float64(time.Microsecond))
 		}
-	}
-	if r.Variables, err = s.bigVariables(ctx, b.cfg.variables); err != nil {
-		return fmt.Errorf("variables: %w", err)
 	}
 	return nil
 }

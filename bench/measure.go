@@ -49,6 +49,29 @@ func (s *session) roundTrips(ctx context.Context, n int) (map[string][]time.Dura
 	return rtts, nil
 }
 
+// noDelay is the Python that pyattach's bootstrap runs to turn Nagle's
+// algorithm off on pydevd's connection to its adapter (bootstrap.py's
+// no_delay).
+const noDelay = `__import__("pydevd").get_global_debugger().writer.sock.setsockopt(__import__("socket").IPPROTO_TCP, __import__("socket").TCP_NODELAY, 1)`
+
+// tuneLikePyattach gives a session straight to debugpy the two changes
+// pyattach makes to its own: pydevd's connection to the adapter sends at
+// once (evaluated in the target, as pyattach's bootstrap does), and the
+// client acknowledges what it reads at once (package quickack). Without
+// them every message waits some 40 ms for a delayed acknowledgement.
+func (s *session) tuneLikePyattach(ctx context.Context) error {
+	frame, err := s.frameID(ctx, "hit")
+	if err != nil {
+		return err
+	}
+	args := map[string]any{"expression": noDelay, "frameId": frame, "context": "repl"}
+	if _, err := s.client.call(ctx, "evaluate", args, nil); err != nil {
+		return fmt.Errorf("turning Nagle's algorithm off in pydevd: %w", err)
+	}
+	s.direct.atOnce.Store(true)
+	return nil
+}
+
 func evaluatesTo(want string) func(*message) error {
 	return func(m *message) error {
 		var body struct {

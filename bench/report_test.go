@@ -58,7 +58,7 @@ func TestMostCommon(t *testing.T) {
 
 // fakeRun is a run where pyattach attaches in 300 ms against debugpy's
 // 1200, pauses 20 ms against 400, and its bridge adds 5% to threads and
-// 20% to evaluate.
+// 20% to evaluate; straight to an untuned debugpy, threads takes 44 ms.
 func fakeRun() []result {
 	var rs []result
 	for round := 1; round <= 3; round++ {
@@ -69,7 +69,7 @@ func fakeRun() []result {
 			result{Phase: phaseSession, Case: casePyattach, Round: round, LatencyMS: 300, PeakRSS: 12e6,
 				RTTus: map[string][]float64{"threads": {105}, "evaluate": {120}}, Variables: []transfer{{Bytes: 1e6, MS: 100}}},
 			result{Phase: phaseSession, Case: caseDebugpy, Round: round, LatencyMS: 1200,
-				RTTus: map[string][]float64{"threads": {100}, "evaluate": {100}}, Variables: []transfer{{Bytes: 1e6, MS: 50}}},
+				RTTus: map[string][]float64{"threads": {100}, "evaluate": {100}, "threads" + untuned: {44000}}, Variables: []transfer{{Bytes: 1e6, MS: 50}}},
 		)
 	}
 	rs = append(rs, result{Phase: phaseAttach, Case: caseDebugpy, Round: 4, Error: "boom"})
@@ -89,6 +89,7 @@ func TestWriteReport(t *testing.T) {
 		{"pause row", "| 20.0 ms | 400 ms | 0.05 | < 50 ms and < 1/10 | ✓ |"},
 		{"threads row", "the bridge adds +5 µs at the median) | 105 / 105 µs | 100 / 100 µs | 1.05 | bridge adds < 10% | ✓ |"},
 		{"evaluate row", "| 120 / 120 µs | 100 / 100 µs | 1.20 | bridge adds < 10% | ✗ |"},
+		{"delayed ACKs row", "| 105 / 105 µs | 44000 / 44000 µs | 0.00 | — | — |"},
 		{"throughput row", "| 10.0 MB/s | 20.0 MB/s | 0.50 |"},
 		{"rss row", "| 12.0 MB | — | — | < 20 MB | ✓ |"},
 		{"spread", "| debugpy --pid | 3/4 |"},

@@ -12,7 +12,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
+
+	"github.com/pyattach/pyattach/internal/quickack"
 )
 
 // tool is one way of attaching a debugger to a running target.
@@ -36,6 +39,9 @@ type session struct {
 	adapterPID int       // the pyattach process; 0 for debugpy's CLI
 	logPath    string    // pyattach's --log file; "" if none
 	conn       io.Closer // the client's connection
+	// direct is the client's connection straight to debugpy's adapter;
+	// nil when the client talks to pyattach.
+	direct *ackSwitch
 }
 
 // close closes the client's connection. The round's processes are ended
@@ -160,7 +166,8 @@ func (d debugpyTool) attach(ctx context.Context, b *bench, t *target, dir, tag s
 		return nil, fmt.Errorf("%w; debugpy said: %s", err, tail(out.Name()))
 	}
 	s.mark("connected", time.Now())
-	s.client, s.conn = newDAPClient(conn, conn), conn
+	s.direct = &ackSwitch{Conn: conn}
+	s.client, s.conn = newDAPClient(s.direct, conn), conn
 	init, err := s.client.call(ctx, "initialize", initializeArgs, nil)
 	if err != nil {
 		return nil, err
@@ -178,6 +185,21 @@ func (d debugpyTool) attach(ctx context.Context, b *bench, t *target, dir, tag s
 	default:
 	}
 	return s, err
+}
+
+// ackSwitch reads a connection with delayed acknowledgements, as editors'
+// sockets do, until atOnce is set; from then on it acknowledges at once,
+// as pyattach does on its own connection to debugpy's adapter.
+type ackSwitch struct {
+	net.Conn
+	atOnce atomic.Bool
+}
+
+func (a *ackSwitch) Read(b []byte) (int, error) {
+	if a.atOnce.Load() {
+		quickack.Set(a.Conn)
+	}
+	return a.Conn.Read(b)
 }
 
 // dialPolling connects to addr, trying every connectPoll until it answers,

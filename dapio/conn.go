@@ -29,7 +29,7 @@ type Conn struct {
 	r    *bufio.Reader
 
 	mu  sync.Mutex // guards w, seq and log: a seq is handed out and written under one lock
-	w   io.Writer
+	w   *bufio.Writer
 	seq int
 	log *slog.Logger
 }
@@ -53,7 +53,7 @@ func NewConn(name string, r io.Reader, w io.Writer, log *slog.Logger) *Conn {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Conn{name: name, r: bufio.NewReader(r), w: w, log: log}
+	return &Conn{name: name, r: bufio.NewReader(r), w: bufio.NewWriterSize(w, writeBuffer), log: log}
 }
 
 // Read returns the next frame. Errors other than ErrNotMessage mean the
@@ -111,10 +111,25 @@ func (c *Conn) SendRaw(body []byte, before func(seq int), edits ...Edit) (int, e
 	if c.log.Enabled(context.Background(), slog.LevelDebug) {
 		c.log.Debug("dap out", "stream", c.name, "body", string(out))
 	}
-	if err := dap.WriteBaseMessage(c.w, out); err != nil {
+	if err := writeFrame(c.w, out); err != nil {
 		return seq, fmt.Errorf("writing to %s: %w", c.name, err)
 	}
 	return seq, nil
+}
+
+// writeBuffer is large enough for most messages, header and body, to leave
+// in one write.
+const writeBuffer = 16 << 10
+
+// writeFrame writes one frame through w and flushes it. go-dap writes the
+// header and the body apart; buffered, a small message leaves in a single
+// write, so the reader on the other side (debugpy's adapter, or the
+// editor) wakes once for it rather than twice.
+func writeFrame(w *bufio.Writer, body []byte) error {
+	if err := dap.WriteBaseMessage(w, body); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
 // Send encodes m and writes it as SendRaw does (its own Seq is replaced).

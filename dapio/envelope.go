@@ -2,7 +2,6 @@ package dapio
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -24,17 +23,49 @@ type Envelope struct {
 // reader may carry on with the next frame.
 var ErrNotMessage = errors.New("not a DAP message")
 
-// ParseEnvelope decodes the routing fields of body.
+// ParseEnvelope decodes the routing fields of body. Like encoding/json
+// and Python's json, it takes the last of repeated fields; unlike
+// encoding/json, names must match exactly, as in every DAP implementation.
 func ParseEnvelope(body []byte) (Envelope, error) {
 	var env Envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return env, fmt.Errorf("%w: %v", ErrNotMessage, err)
+	err := topLevelFields(body, func(name string, start, end int) error {
+		field := env.field(name)
+		if field == nil {
+			return nil
+		}
+		if err := decodeScalar(body[start:end], field); err != nil {
+			return fmt.Errorf("%w: field %q: %v", ErrNotMessage, name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return env, err
 	}
 	switch env.Type {
 	case "request", "response", "event":
 		return env, nil
 	}
 	return env, fmt.Errorf("%w: type %q is not request, response or event", ErrNotMessage, env.Type)
+}
+
+// field returns a pointer to the envelope field a message's top-level
+// field decodes into, or nil for fields that are not part of it.
+func (env *Envelope) field(name string) any {
+	switch name {
+	case "seq":
+		return &env.Seq
+	case "type":
+		return &env.Type
+	case "command":
+		return &env.Command
+	case "event":
+		return &env.Event
+	case "request_seq":
+		return &env.RequestSeq
+	case "success":
+		return &env.Success
+	}
+	return nil
 }
 
 // Edit sets a top-level integer field of a message.
@@ -44,52 +75,45 @@ type Edit struct {
 }
 
 // Apply returns body with each edit's top-level field set to its value. A
-// field that exists has only its value's bytes replaced; a missing field is
-// added right after the opening brace. All other bytes are kept, so that
-// fields pyattach does not know about (debugpy's custom messages, newer DAP
-// additions) reach the other side exactly as they were sent.
+// field that exists has only its value's bytes replaced (every copy, if
+// the sender repeated it, so that no reader can pick a stale one); a
+// missing field is added right after the opening brace. All other bytes
+// are kept, so that fields pyattach does not know about (debugpy's custom
+// messages, newer DAP additions) reach the other side exactly as they were
+// sent.
 func Apply(body []byte, edits ...Edit) ([]byte, error) {
-	out := body
-	for _, e := range edits {
-		start, end, err := valueSpan(out, e.Key)
-		if err != nil {
-			return nil, err
+	type span struct {
+		start, end int
+		value      string
+	}
+	var spans []span
+	found := make([]bool, len(edits))
+	err := topLevelFields(body, func(name string, start, end int) error {
+		for i, e := range edits {
+			if e.Key == name {
+				spans = append(spans, span{start, end, strconv.Itoa(e.Value)})
+				found[i] = true
+			}
 		}
-		num := strconv.Itoa(e.Value)
-		if start < 0 {
-			out = insertField(out, e.Key, num)
-			continue
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(body)+16*len(edits))
+	prev := 0
+	for _, s := range spans {
+		out = append(out, body[prev:s.start]...)
+		out = append(out, s.value...)
+		prev = s.end
+	}
+	out = append(out, body[prev:]...)
+	for i, e := range edits {
+		if !found[i] {
+			out = insertField(out, e.Key, strconv.Itoa(e.Value))
 		}
-		next := make([]byte, 0, len(out)-(end-start)+len(num))
-		next = append(next, out[:start]...)
-		next = append(next, num...)
-		out = append(next, out[end:]...)
 	}
 	return out, nil
-}
-
-// valueSpan finds the byte range of the value of top-level field key in the
-// JSON object body; start is -1 when the field is absent.
-func valueSpan(body []byte, key string) (start, end int, err error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return 0, 0, fmt.Errorf("%w: body is not a JSON object", ErrNotMessage)
-	}
-	for dec.More() {
-		name, err := dec.Token()
-		if err != nil {
-			return 0, 0, fmt.Errorf("%w: %v", ErrNotMessage, err)
-		}
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
-			return 0, 0, fmt.Errorf("%w: %v", ErrNotMessage, err)
-		}
-		if name == key {
-			end := int(dec.InputOffset())
-			return end - len(value), end, nil
-		}
-	}
-	return -1, -1, nil
 }
 
 // insertField adds "key":value as the object's first field.

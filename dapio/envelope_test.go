@@ -1,6 +1,7 @@
 package dapio
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -43,6 +44,18 @@ func TestApply(t *testing.T) {
 			want:  `{"seq":5,"type":"request"}`,
 		},
 		{
+			name:  "replaces every copy of a repeated field",
+			body:  `{"seq":1,"type":"event","seq":2}`,
+			edits: []Edit{{"seq", 9}},
+			want:  `{"seq":9,"type":"event","seq":9}`,
+		},
+		{
+			name:  "skips brackets and quotes inside nested strings",
+			body:  `{"body":{"text":"}]\"{[","seq":1},"request_seq":4,"seq":5}`,
+			edits: []Edit{{"seq", 6}, {"request_seq", 7}},
+			want:  `{"body":{"text":"}]\"{[","seq":1},"request_seq":7,"seq":6}`,
+		},
+		{
 			name:  "a key that only appears nested is added at top level",
 			body:  `{"type":"request","arguments":{"request_seq":9}}`,
 			edits: []Edit{{"request_seq", 2}},
@@ -63,7 +76,8 @@ func TestApply(t *testing.T) {
 }
 
 func TestApplyRejectsNonObjects(t *testing.T) {
-	for _, body := range []string{``, `[]`, `"seq"`, `{"seq":`, `{"a":1,,}`, `nul`} {
+	for _, body := range []string{``, `[]`, `"seq"`, `{"seq":`, `{"a":1,,}`, `nul`,
+		`{"a":1} x`, `{"a":[1,2}`, `{"a":"x}`, `{"a":{"b":[}]}}`, `{"a" 1}`, `{"a":01}`, `{a:1}`, `{"a":1,}`} {
 		if _, err := Apply([]byte(body), Edit{"seq", 1}); !errors.Is(err, ErrNotMessage) {
 			t.Errorf("Apply(%q) error = %v, want ErrNotMessage", body, err)
 		}
@@ -79,7 +93,11 @@ func TestParseEnvelope(t *testing.T) {
 		{body: `{"seq":1,"type":"request","command":"attach","arguments":{}}`, want: Envelope{Seq: 1, Type: "request", Command: "attach"}},
 		{body: `{"seq":2,"type":"response","request_seq":1,"success":true,"command":"attach"}`, want: Envelope{Seq: 2, Type: "response", Command: "attach", RequestSeq: 1, Success: true}},
 		{body: `{"seq":3,"type":"event","event":"debugpyAttach","body":{"whatever":[]}}`, want: Envelope{Seq: 3, Type: "event", Event: "debugpyAttach"}},
+		{body: `{"seq":4,"type":"event","event":"output","seq":5}`, want: Envelope{Seq: 5, Type: "event", Event: "output"}},
+		{body: `{"Seq":4,"seq":6,"TYPE":"x","type":"request","command":"a\u00e9"}`, want: Envelope{Seq: 6, Type: "request", Command: "aé"}},
 		{body: `{"seq":3,"type":"notice"}`, wantErr: true},
+		{body: `{"seq":3,"type":"request","success":"yes"}`, wantErr: true},
+		{body: "{\"seq\":3,\"type\":\"request\",\"command\":\"a\nb\"}", wantErr: true},
 		{body: `{"seq":"x","type":"request"}`, wantErr: true},
 		{body: `not json`, wantErr: true},
 		{body: `[1,2]`, wantErr: true},
@@ -98,6 +116,8 @@ func TestParseEnvelope(t *testing.T) {
 	}
 }
 
+// FuzzApply: Apply takes every JSON object, keeps JSON valid, and sets
+// the field that ParseEnvelope then reads.
 func FuzzApply(f *testing.F) {
 	f.Add([]byte(`{"seq":1,"type":"request"}`), 5)
 	f.Add([]byte(`{"body":{"seq":1},"seq" : 2}`), 0)
@@ -105,7 +125,14 @@ func FuzzApply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, v int) {
 		out, err := Apply(body, Edit{"seq", v})
 		if err != nil {
+			var object map[string]json.RawMessage
+			if json.Unmarshal(body, &object) == nil {
+				t.Fatalf("Apply rejected the JSON object %q: %v", body, err)
+			}
 			return
+		}
+		if json.Valid(body) && !json.Valid(out) {
+			t.Fatalf("Apply(%q) = %q, which is not JSON", body, out)
 		}
 		env, err := ParseEnvelope(append([]byte(nil), out...))
 		if err == nil && env.Seq != v {

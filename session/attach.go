@@ -12,6 +12,7 @@ import (
 	"github.com/pyattach/pyattach/attacherr"
 	"github.com/pyattach/pyattach/bootstrap"
 	"github.com/pyattach/pyattach/inject"
+	"github.com/pyattach/pyattach/internal/quickack"
 	"github.com/pyattach/pyattach/procfs"
 )
 
@@ -246,5 +247,5 @@ func connect(ctx context.Context, r *bootstrap.Report) (net.Conn, error) {
 			fmt.Sprintf("debugpy started in the target and listens on %s:%d, but pyattach could not connect to it: %v.", r.Host, r.Port, err),
 			"If the target runs in another network namespace (a container), run pyattach inside it.")
 	}
-	return withQuickAck(conn), nil
+	return quickack.Wrap(conn), nil
 }
