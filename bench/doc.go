@@ -20,7 +20,10 @@
 // The session phase measures the bridge: the round trips of small requests
 // through pyattach against the same requests sent straight to debugpy's
 // port, the throughput of a large variables response, and pyattach's peak
-// RSS. pyattach runs without --log there.
+// RSS. pyattach runs without --log there. The direct session first sends a
+// few requests to debugpy as it comes (each waits ~40 ms for a delayed
+// ACK), then gets the two TCP settings pyattach's own session has, so
+// that what remains is the bridge's cost.
 //
 // Every process the benchmark starts carries an environment tag, which its
 // own children inherit; each round ends by killing, by PID, every process
