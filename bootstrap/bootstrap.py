@@ -297,7 +297,7 @@ def listen(cfg, chan):
     if chan.abandoned():
         raise Failure("abandoned", "pyattach gave up on this attach before debugpy was started")
     try:
-        with no_startup_nap():
+        with no_startup_nap(), no_environment_survey(log_dir is not None):
             host, port = debugpy.listen(("127.0.0.1", 0))
     except RuntimeError as exc:
         raise Failure("debugpy-failed", "debugpy.listen() failed: %s" % exc)
@@ -338,6 +338,35 @@ class no_startup_nap(object):
     def __exit__(self, *exc):
         if self.pydevd is not None and self.time is not None:
             self.pydevd.time = self.time
+
+
+class no_environment_survey(object):
+    """Skip the survey of the target's environment that debugpy.listen()
+    writes at the top of its log (debugpy.common.log.describe_environment).
+    It reads the metadata of every installed distribution, and debugpy
+    makes it even when nothing is logged: 37 ms of every attach with the
+    hundred packages of the benchmark's interpreter, more in a large
+    virtualenv, all of it holding the GIL. Kept when a debugpy log was
+    asked for, where it belongs."""
+
+    def __init__(self, logging):
+        self.logging = logging
+        self.log = None
+
+    def __enter__(self):
+        if self.logging:
+            return
+        try:
+            from debugpy.common import log
+        except Exception:
+            return
+        if hasattr(log, "describe_environment"):
+            self.log, self.describe = log, log.describe_environment
+            log.describe_environment = lambda header: None
+
+    def __exit__(self, *exc):
+        if self.log is not None:
+            self.log.describe_environment = self.describe
 
 
 class NapFreeTime(object):

@@ -170,6 +170,31 @@ func TestReleaseStopsDebugpy(t *testing.T) {
 	}
 }
 
+// TestDebugpyLogDescribesTheEnvironment: the bootstrap skips debugpy's
+// survey of the installed packages (slow, and only ever written to a log)
+// except when a debugpy log was asked for, where it still opens the log.
+func TestDebugpyLogDescribesTheEnvironment(t *testing.T) {
+	py := interpreterWithDebugpy(t)
+	p := startHost(t, py.Path)
+	dir := t.TempDir()
+	r, err := p.attach(t, Config{DebugpyLogDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectDAP(t, r)
+	logs, err := filepath.Glob(filepath.Join(dir, "debugpy.server*.log"))
+	if err != nil || len(logs) != 1 {
+		t.Fatalf("debugpy's server logs in %s: %v, %v", dir, logs, err)
+	}
+	text, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(text), "Initial environment:") {
+		t.Errorf("debugpy's log lacks its environment survey:\n%s", text)
+	}
+}
+
 // waitClosed waits until nothing accepts connections on the reported port.
 func waitClosed(t *testing.T, r *Report) {
 	t.Helper()
