@@ -18,13 +18,9 @@ import (
 )
 
 // faultGDB is the fault-injecting gdb stand-in (testdata/faultgdb), built
-// once.
+// once, next to the pyattach binary TestMain built (and removes).
 var faultGDB = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "pyattach-faultgdb-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "faultgdb")
+	bin := filepath.Join(filepath.Dir(bin), "faultgdb")
 	out, err := exec.Command("go", "build", "-o", bin, "./testdata/faultgdb").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("building faultgdb: %v\n%s", err, out)

@@ -66,8 +66,17 @@ export class CodeServer {
     fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(SETTINGS, null, 2));
     const common = ['--user-data-dir', userData, '--extensions-dir', path.join(dir, 'extensions')];
     // code-server keeps its configuration and state in the XDG directories,
-    // and VS Code a machine ID in the cache one.
-    const env = { ...process.env, XDG_CONFIG_HOME: path.join(dir, 'config'), XDG_DATA_HOME: path.join(dir, 'data'), XDG_CACHE_HOME: path.join(dir, 'cache') };
+    // VS Code a machine ID in the cache one, and both their IPC sockets in
+    // the temporary one (which would otherwise be left behind in /tmp).
+    const tmp = path.join(dir, 't');
+    fs.mkdirSync(tmp);
+    const env = {
+      ...process.env,
+      XDG_CONFIG_HOME: path.join(dir, 'config'),
+      XDG_DATA_HOME: path.join(dir, 'data'),
+      XDG_CACHE_HOME: path.join(dir, 'cache'),
+      TMPDIR: tmp,
+    };
 
     const install = spawnSync(node, [entry, ...common, '--install-extension', vsix], { env, encoding: 'utf8', timeout: timeoutMs });
     if (install.status !== 0 || !install.stdout.includes('successfully installed')) {
