@@ -39,12 +39,12 @@ func startGDB(ctx context.Context, o Options) (*gdbmi.Client, error) {
 	began := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, o.Timeouts.Start)
 	defer cancel()
-	g, err := gdbmi.Start(sctx, gdbmi.Config{
-		Path: o.GDB,
-		// No separate debug files (Debian's libc6-dbg, ...): see symbolFile.
-		Args:   []string{"-iex", "set auto-load off", "-iex", "set debug-file-directory"},
-		Logger: o.Log,
-	})
+	// No separate debug files (Debian's libc6-dbg, ...): see symbolFile.
+	args := []string{"-iex", "set auto-load off", "-iex", "set debug-file-directory"}
+	if dir := gdbDataDir(); dir != "" {
+		args = append(args, "--data-directory="+dir)
+	}
+	g, err := gdbmi.Start(sctx, gdbmi.Config{Path: o.GDB, Args: args, Logger: o.Log})
 	switch {
 	case err == nil:
 	case errors.Is(err, exec.ErrNotFound):
