@@ -26,6 +26,7 @@ import traceback
 
 STATE_MODULE = "_pyattach_state"  # sys.modules entry that survives between attaches
 REPLY_TIMEOUT = 30.0
+READER_END_WAIT = 1.0  # seconds stop_debugpy waits for pydevd's reader thread to end
 
 
 class Rejected(Exception):
@@ -278,11 +279,34 @@ def stop_debugpy():
             if name.startswith("original_"):
                 setattr(module, name[len("original_"):], getattr(module, name))
                 delattr(module, name)
+    end_reader()
     import pydevd
     pydevd.stoptrace()
     api = sys.modules.get("debugpy.server.api")
     if api is not None:
         api.listen.called = False
+
+
+def end_reader():
+    """Let pydevd's reader thread end before pydevd.stoptrace() waits for
+    it. The reader blocks on pydevd's connection to its adapter, which the
+    adapter keeps open between clients, and pydevd closes that connection
+    only after waiting half a second for its threads: every stop took
+    0.5 s, and an attach right after a detach waited for it. Shutting the
+    connection for reading gives the reader its end of stream now; it then
+    disposes of pydevd itself (its usual course when the adapter goes), and
+    stoptrace() finds that done. Writing stays open, so pydevd's farewell
+    to the adapter still goes out. Best effort: it reaches into pydevd's
+    internals, and without them stoptrace() simply takes its half second."""
+    try:
+        import pydevd
+        py_db = pydevd.get_global_debugger()
+        readers = [t for t in py_db.created_pydb_daemon_threads if t.name == "pydevd.Reader"]
+        py_db._client_socket.shutdown(socket.SHUT_RD)
+        for reader in readers:
+            reader.join(READER_END_WAIT)
+    except Exception:
+        pass
 
 
 def listen(cfg, chan):
