@@ -52,17 +52,18 @@ func TestDoctorExitStatus(t *testing.T) {
 		if jerr := json.Unmarshal(out.Bytes(), &r); jerr != nil {
 			t.Fatalf("%s: doctor --json printed %q: %v", tt.name, out.Bytes(), jerr)
 		}
-		var failed []string
+		var failed, details []string
 		for _, c := range r.Checks {
 			if c.Status == diag.Fail {
 				failed = append(failed, c.Name)
+				details = append(details, c.Detail)
 			}
 		}
 		switch {
 		case tt.failed == "" && (err != nil || len(failed) > 0):
-			t.Errorf("%s: doctor = %v, failed checks %q; want success", tt.name, err, failed)
+			t.Errorf("%s: doctor = %v, failed checks %q %q; want success", tt.name, err, failed, details)
 		case tt.failed != "" && (err == nil || len(failed) != 1 || failed[0] != tt.failed):
-			t.Errorf("%s: doctor = %v, failed checks %q; want an error and the %s check failed", tt.name, err, failed, tt.failed)
+			t.Errorf("%s: doctor = %v, failed checks %q %q; want an error and the %s check failed", tt.name, err, failed, details, tt.failed)
 		}
 	}
 }
