@@ -1,6 +1,6 @@
 module github.com/pyattach/pyattach
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/google/go-dap v0.12.0

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pyattach/pyattach/procfs"
 )
 
 // markerVar is set in the environment of every process the benchmark
@@ -51,58 +52,35 @@ func (p proc) kind() string {
 // markedProcs lists the live processes whose tag starts with prefix.
 // Processes that vanish during the scan are skipped.
 func markedProcs(prefix string) []proc {
-	entries, _ := os.ReadDir("/proc")
+	pids, _ := procfs.PIDs()
 	var found []proc
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
+	for _, pid := range pids {
+		if pid == os.Getpid() {
 			continue
 		}
-		tag, ok := processTag(pid)
-		if !ok || !strings.HasPrefix(tag, prefix) {
+		p, err := procfs.Read(pid)
+		if err != nil {
 			continue
 		}
-		p := proc{PID: pid, Tag: tag, PPID: statusInt(pid, "PPid")}
-		if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
-			p.Cmdline = strings.TrimSpace(string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))
+		if tag, ok := processTag(p); ok && strings.HasPrefix(tag, prefix) {
+			found = append(found, proc{PID: pid, Tag: tag, PPID: p.PPID, Cmdline: strings.Join(p.Cmdline, " ")})
 		}
-		found = append(found, p)
 	}
 	return found
 }
 
 // processTag reads markerVar from a process's initial environment.
-func processTag(pid int) (string, bool) {
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+func processTag(p *procfs.Process) (string, bool) {
+	env, err := p.Environ()
 	if err != nil {
 		return "", false
 	}
-	for kv := range bytes.SplitSeq(env, []byte{0}) {
-		if v, ok := bytes.CutPrefix(kv, []byte(markerVar+"=")); ok {
-			return string(v), true
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, markerVar+"="); ok {
+			return v, true
 		}
 	}
 	return "", false
-}
-
-// statusInt reads a numeric field of /proc/PID/status (-1 if absent).
-func statusInt(pid int, field string) int {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			n, err := strconv.Atoi(strings.Fields(v + " x")[0])
-			if err != nil {
-				return -1
-			}
-			return n
-		}
-	}
-	return -1
 }
 
 // zombieChildren lists this process's children that have exited and wait
@@ -110,20 +88,10 @@ func statusInt(pid int, field string) int {
 // its tag; but every orphan of the benchmark's processes is reparented to
 // the benchmark (a subreaper).
 func zombieChildren() []int {
-	entries, _ := os.ReadDir("/proc")
+	all, _ := procfs.PIDs()
 	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(stat, ')')
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(os.Getpid()) {
+	for _, pid := range all {
+		if p, err := procfs.Read(pid); err == nil && p.State == procfs.StateZombie && p.PPID == os.Getpid() {
 			pids = append(pids, pid)
 		}
 	}
@@ -134,7 +102,7 @@ func zombieChildren() []int {
 func descendants(root int, procs []proc) int {
 	n := 0
 	for _, p := range procs {
-		for pp, hops := p.PPID, 0; pp > 1 && hops < 64; pp, hops = statusInt(pp, "PPid"), hops+1 {
+		for pp, hops := p.PPID, 0; pp > 1 && hops < 64; pp, hops = parentOf(pp), hops+1 {
 			if pp == root {
 				n++
 				break
@@ -142,6 +110,15 @@ func descendants(root int, procs []proc) int {
 		}
 	}
 	return n
+}
+
+// parentOf is pid's parent, or -1 once pid is gone.
+func parentOf(pid int) int {
+	p, err := procfs.Read(pid)
+	if err != nil {
+		return -1
+	}
+	return p.PPID
 }
 
 // reaper ends processes and collects their exit status. The benchmark is
@@ -230,11 +207,20 @@ func (r *reaper) reap(pid int) {
 	_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 }
 
-// peakRSS is a process's peak resident set size (VmHWM), in bytes.
+// peakRSS is a process's peak resident set size (VmHWM), in bytes; 0 if
+// it cannot be read.
 func peakRSS(pid int) int64 {
-	kb := statusInt(pid, "VmHWM")
-	if kb < 0 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
 		return 0
 	}
-	return int64(kb) * 1024
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(v + " x")[0], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }

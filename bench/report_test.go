@@ -89,7 +89,7 @@ func TestWriteReport(t *testing.T) {
 		{"pause row", "| 20.0 ms | 400 ms | 0.05 | < 50 ms and < 1/10 | ✓ |"},
 		{"threads row", "the bridge adds +5 µs at the median) | 105 / 105 µs | 100 / 100 µs | 1.05 | bridge adds < 10% | ✓ |"},
 		{"evaluate row", "| 120 / 120 µs | 100 / 100 µs | 1.20 | bridge adds < 10% | ✗ |"},
-		{"delayed ACKs row", "| 105 / 105 µs | 44000 / 44000 µs | 0.00 | — | — |"},
+		{"untuned row", "| 105 / 105 µs | 44000 / 44000 µs | 0.00 | — | — |"},
 		{"throughput row", "| 10.0 MB/s | 20.0 MB/s | 0.50 |"},
 		{"rss row", "| 12.0 MB | — | — | < 20 MB | ✓ |"},
 		{"spread", "| debugpy --pid | 3/4 |"},

@@ -8,6 +8,6 @@
 // routes by, and writes frames after splicing new values into the top-level
 // "seq" (and, for forwarded responses, "request_seq") fields, leaving every
 // other byte as it was. One mutex per stream serialises writers, because
-// go-dap's WriteBaseMessage issues two writes per frame and because the seq a
-// writer is given must match the order frames hit the wire.
+// frames go through one buffered writer and because the seq a writer is
+// given must match the order frames hit the wire.
 package dapio

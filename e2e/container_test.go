@@ -175,18 +175,11 @@ func onlyChild(t *testing.T, pid int) int {
 // nsPID returns the PID that process pid has in its own PID namespace.
 func nsPID(t *testing.T, pid int) int {
 	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
+	ns := readProcess(t, pid).NSpid
+	if len(ns) == 0 {
+		return pid
 	}
-	for line := range strings.Lines(string(status)) {
-		if ids, ok := strings.CutPrefix(line, "NSpid:"); ok {
-			f := strings.Fields(ids)
-			n, _ := strconv.Atoi(f[len(f)-1])
-			return n
-		}
-	}
-	return pid
+	return ns[len(ns)-1]
 }
 
 // refusingGDB returns a gdb executable that records that it was run, in a

@@ -20,12 +20,12 @@ import (
 // faultGDB is the fault-injecting gdb stand-in (testdata/faultgdb), built
 // once, next to the pyattach binary TestMain built (and removes).
 var faultGDB = sync.OnceValues(func() (string, error) {
-	bin := filepath.Join(filepath.Dir(bin), "faultgdb")
-	out, err := exec.Command("go", "build", "-o", bin, "./testdata/faultgdb").CombinedOutput()
+	faultgdb := filepath.Join(filepath.Dir(bin), "faultgdb")
+	out, err := exec.Command("go", "build", "-o", faultgdb, "./testdata/faultgdb").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("building faultgdb: %v\n%s", err, out)
 	}
-	return bin, nil
+	return faultgdb, nil
 })
 
 // gdbWithFault returns a gdb executable that injects mode ("kill" or

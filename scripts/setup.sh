@@ -70,13 +70,20 @@ if [ "$FOR_TESTS" = yes ]; then
 	fi
 fi
 
-if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then
-	say "installing staticcheck"
-	go install "$STATICCHECK"
-fi
-
-if [ -f vscode-extension/package-lock.json ] && [ ! -d vscode-extension/node_modules ]; then
-	say "installing the VS Code extension's npm packages"
-	(cd vscode-extension && npm ci --no-audit --no-fund --loglevel=error)
+# The test tools: staticcheck, and the VS Code extension's npm packages
+# (--tests only).
+if [ "$FOR_TESTS" = yes ]; then
+	if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then
+		say "installing staticcheck"
+		go install "$STATICCHECK"
+	fi
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "setup: the VS Code extension's tests need Node.js 20 or newer with npm; install them (e.g. from nodejs.org or NodeSource) and run this again" >&2
+		exit 1
+	fi
+	if [ ! -d vscode-extension/node_modules ]; then
+		say "installing the VS Code extension's npm packages"
+		(cd vscode-extension && npm ci --no-audit --no-fund --loglevel=error)
+	fi
 fi
 say "done"
