@@ -35,6 +35,7 @@ const (
 	DebugpyMissing   Code = 4003 // debugpy is importable neither in the target nor from a supplied path
 	DebugpyFailed    Code = 4004 // debugpy failed to start inside the target
 	BootstrapFailed  Code = 4005 // the bootstrap raised before debugpy was reached
+	GDBCannotCall    Code = 4006 // gdb cannot make calls into processes on this CPU (it cannot write the extended register state), and the trampoline cannot serve this target
 	Timeout          Code = 5001 // a step of the attach did not finish in time
 	DebugpyConnect   Code = 6001 // debugpy reported ready but refused the bridge's connection
 	DebugpyHandshake Code = 6002 // debugpy answered the replayed initialize/attach with an error
@@ -66,6 +67,7 @@ var names = map[Code]string{
 	DebugpyMissing:   "debugpy-missing",
 	DebugpyFailed:    "debugpy-failed",
 	BootstrapFailed:  "bootstrap-failed",
+	GDBCannotCall:    "gdb-cannot-call",
 	Timeout:          "timeout",
 	DebugpyConnect:   "debugpy-connect",
 	DebugpyHandshake: "debugpy-handshake",

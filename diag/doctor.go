@@ -58,6 +58,7 @@ func Doctor(ctx context.Context, opts DoctorOptions) *Report {
 	r := &Report{PID: opts.PID, Checks: []Check{}}
 	r.add(checkGDB(ctx, opts)...)
 	r.add(checkPtracePolicy()...)
+	r.add(checkGDBCalls(ctx, opts))
 	if opts.PID != 0 {
 		r.add(checkTarget(opts)...)
 	}

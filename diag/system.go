@@ -18,6 +18,7 @@ import (
 
 	"github.com/pyattach/pyattach/attacherr"
 	"github.com/pyattach/pyattach/gdbmi"
+	"github.com/pyattach/pyattach/internal/cpuinfo"
 	"github.com/pyattach/pyattach/procfs"
 )
 
@@ -102,6 +103,61 @@ func checkGDBStarts(ctx context.Context, path string, opts DoctorOptions) Check 
 			"Check that `gdb --interpreter=mi3 --nx` runs in the same environment as pyattach; pyattach needs GDB 8 or newer."))
 	}
 	return passed("gdb-mi", "gdb starts in machine-interface mode and accepts pyattach's settings.")
+}
+
+// checkGDBCalls finds out whether gdb can make inferior calls on this
+// machine — the fallback behind pyattach's trampoline — by attaching it to
+// a child process of pyattach's own and probing whether it can write the
+// thread's extended register state back (gdb 13 cannot on CPUs with Intel
+// AMX). Attaches do not depend on it: a warning, never a failure.
+func checkGDBCalls(ctx context.Context, opts DoctorOptions) Check {
+	const name = "gdb-calls"
+	path, aerr := findGDB(opts.GDB)
+	if aerr != nil {
+		return warned(name, "Not tested: no gdb.", "")
+	}
+	cpu := cpuinfo.Local()
+	err := probeGDBCalls(ctx, path, opts)
+	switch {
+	case err == nil:
+		return passed(name, fmt.Sprintf("gdb can make calls into processes on this CPU (%s); pyattach needs them only where its trampoline cannot serve a target.", cpu.Model))
+	case errors.Is(err, gdbmi.ErrXStateUnwritable):
+		why := cpu.XStateNote()
+		if why == "" {
+			why = "this CPU is " + cpu.Model
+		}
+		return warned(name, fmt.Sprintf("gdb cannot make calls into processes here: it cannot write a thread's extended register state (%s). pyattach attaches with its trampoline, which needs no calls; a target the trampoline cannot serve is refused with error %d (%s).",
+			why, attacherr.GDBCannotCall, attacherr.GDBCannotCall),
+			"Nothing to do for most targets; for one that is refused, use a gdb that can write this CPU's extended state, or a machine without Intel AMX.")
+	}
+	return warned(name, fmt.Sprintf("Not tested: %v.", err), "")
+}
+
+// probeGDBCalls attaches gdb to a sleeping child of pyattach's own and
+// probes the extended state of its thread (gdbmi.ProbeXState).
+func probeGDBCalls(ctx context.Context, path string, opts DoctorOptions) error {
+	child := exec.Command("sleep", "60")
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("cannot start a child to attach to: %w", err)
+	}
+	defer func() {
+		_ = child.Process.Kill()
+		_ = child.Wait()
+	}()
+	sctx, cancel := context.WithTimeout(ctx, gdbTimeout)
+	defer cancel()
+	g, err := gdbmi.Start(sctx, gdbmi.Config{Path: path, Logger: opts.Log, Args: []string{"-iex", "set auto-load off"}})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = g.Close() }()
+	if _, err := g.Exec(sctx, fmt.Sprintf("-target-attach %d", child.Process.Pid)); err != nil {
+		return err
+	}
+	if _, err := g.WaitAsync(sctx, func(r gdbmi.Record) bool { return r.Kind == gdbmi.KindExec && r.Class == "stopped" }); err != nil {
+		return err
+	}
+	return g.ProbeXState(sctx)
 }
 
 // checkPtracePolicy reports the machine-wide rules for ptrace: Yama, our

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/pyattach/pyattach/attacherr"
+	"github.com/pyattach/pyattach/internal/cpuinfo"
+	"github.com/pyattach/pyattach/internal/testgdb"
 )
 
 func TestParseGDBVersion(t *testing.T) {
@@ -113,5 +115,26 @@ func TestPtracePolicyHere(t *testing.T) {
 		if c.Name == "ptrace-syscall" && c.Status != OK {
 			t.Errorf("tracing a child of our own: %+v", c)
 		}
+	}
+}
+
+// TestCheckGDBCalls runs the check with this machine's gdb, whose verdict
+// depends on the CPU, and with a gdb that answers as gdb 13 does on a CPU
+// with Intel AMX.
+func TestCheckGDBCalls(t *testing.T) {
+	cpu := cpuinfo.Local()
+	c := checkGDBCalls(context.Background(), DoctorOptions{})
+	t.Logf("this machine (%s, AMX %t): %s %s", cpu.Model, cpu.HasAMX(), c.Status, c.Detail)
+	if want := map[bool]Status{true: Warn, false: OK}[cpu.HasAMX()]; c.Status != want {
+		t.Errorf("status %s, want %s on this CPU", c.Status, want)
+	}
+	faultgdb, err := testgdb.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gdb := testgdb.Wrap(t, faultgdb, testgdb.Fault{Mode: "xstate"})
+	c = checkGDBCalls(context.Background(), DoctorOptions{GDB: gdb})
+	if c.Status != Warn || !strings.Contains(c.Detail, "4006") || c.Remedy == "" {
+		t.Errorf("with the simulated gdb: %+v; want a warning naming error 4006, with a remedy", c)
 	}
 }

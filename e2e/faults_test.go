@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,20 +12,14 @@ import (
 
 	"github.com/pyattach/pyattach/attacherr"
 	"github.com/pyattach/pyattach/daptest"
+	"github.com/pyattach/pyattach/internal/testgdb"
 	"github.com/pyattach/pyattach/internal/testtarget"
 	"github.com/pyattach/pyattach/procfs"
 )
 
-// faultGDB is the fault-injecting gdb stand-in (testdata/faultgdb), built
+// faultGDB is the fault-injecting gdb stand-in (package testgdb), built
 // once, next to the pyattach binary TestMain built (and removes).
-var faultGDB = sync.OnceValues(func() (string, error) {
-	faultgdb := filepath.Join(filepath.Dir(bin), "faultgdb")
-	out, err := exec.Command("go", "build", "-o", faultgdb, "./testdata/faultgdb").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("building faultgdb: %v\n%s", err, out)
-	}
-	return faultgdb, nil
-})
+var faultGDB = sync.OnceValues(func() (string, error) { return testgdb.Build(filepath.Dir(bin)) })
 
 // gdbWithFault returns a gdb executable that injects mode ("kill" or
 // "hang") once pyattach has sent a command containing after.
@@ -36,12 +29,7 @@ func gdbWithFault(t *testing.T, after, mode string, delay time.Duration) string 
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(t.TempDir(), "gdb")
-	body := fmt.Sprintf("#!/bin/sh\nFAULT_AFTER='%s' FAULT_MODE=%s FAULT_DELAY=%s exec %s \"$@\"\n", after, mode, delay, bin)
-	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return script
+	return testgdb.Wrap(t, bin, testgdb.Fault{Mode: mode, After: after, Delay: delay})
 }
 
 // TestGDBKilled kills gdb at each step of an attach, as the OOM killer or
@@ -105,6 +93,20 @@ func TestGDBHangs(t *testing.T) {
 			expectUnharmed(t, target)
 		})
 	}
+}
+
+// TestGDBThatCannotWriteXState attaches with a gdb that answers as gdb 13
+// does on a CPU with Intel AMX (every write of the extended register state
+// fails), whatever this machine's CPU: the trampoline needs no such write,
+// so an editor's attach, breakpoint and detach work as anywhere else.
+func TestGDBThatCannotWriteXState(t *testing.T) {
+	py := testtarget.Interpreters(t)[0]
+	target := testtarget.Start(t, py, testtarget.Idle)
+	c := startSession(t)
+	line := testtarget.Line(t, target.Script, testtarget.MarkTick)
+	attachAndBreak(t, c, target, line, map[string]any{"gdbPath": gdbWithFault(t, "", "xstate", 0)})
+	c.Disconnect(false)
+	expectUnharmed(t, target)
 }
 
 // TestAdapterKilledDuringAttach kills pyattach itself (SIGKILL) while gdb

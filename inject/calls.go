@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
+	"time"
 
 	"github.com/pyattach/pyattach/attacherr"
 	"github.com/pyattach/pyattach/bootstrap"
+	"github.com/pyattach/pyattach/gdbmi"
+	"github.com/pyattach/pyattach/internal/cpuinfo"
 )
 
 // The inferior-call mechanism: gdb itself calls the C API in the target.
@@ -14,9 +19,68 @@ import (
 // returns from each call through a breakpoint it plants, so a gdb killed
 // during a call leaves the target to die on that breakpoint.
 
+// checkCalls makes sure gdb can finish the calls it is about to start. An
+// inferior call ends with gdb restoring the thread's registers, the
+// extended state (XSAVE area) included; where gdb cannot write that state
+// (gdb 13 on CPUs with Intel AMX) the restore fails half-way and leaves the
+// main thread broken: its interrupted system call returns ERESTARTNOHAND
+// to the program, which usually dies. So the attach is refused before any
+// call, with the target untouched. why says why the trampoline could not
+// serve.
+func (t *target) checkCalls(ctx context.Context, why error) error {
+	if t.o.skipCallProbe || runtime.GOARCH != "amd64" {
+		return nil
+	}
+	began := time.Now()
+	cctx, cancel := context.WithTimeout(ctx, t.o.Timeouts.Call)
+	defer cancel()
+	err := t.g.ProbeXState(cctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gdbmi.ErrXStateUnwritable):
+		return cannotCall(t.o.PID, err, why)
+	case cctx.Err() != nil:
+		return timeout("checking that gdb can make calls", began, err)
+	}
+	return attacherr.Wrap(err, attacherr.GDBFailed, fmt.Sprintf("gdb failed while checking that it can make calls: %v.", err),
+		"The target was left running; run the attach with --log FILE to see gdb's messages.")
+}
+
+// cannotCall explains a refused fallback: gdb's failure (probe), this
+// CPU's part in it, and why the trampoline could not be used instead.
+func cannotCall(pid int, probe, why error) error {
+	var mi *gdbmi.Error
+	detail := probe.Error()
+	if errors.As(probe, &mi) {
+		detail = mi.Msg
+	}
+	cpu := ""
+	if note := cpuinfo.Local().XStateNote(); note != "" {
+		cpu = "; " + note
+	}
+	remedy := "The process was left exactly as it was. Use a gdb that can write this CPU's extended state, or debug the program on a machine without Intel AMX; if the trampoline's reason above is passing, attach again."
+	if errors.Is(why, errCallsRequested) {
+		remedy = "The process was left exactly as it was. Leave the mechanism at its default: the trampoline needs no calls."
+	}
+	return attacherr.Wrap(probe, attacherr.GDBCannotCall,
+		fmt.Sprintf("gdb cannot make calls into process %d on this machine: it cannot write the thread's extended register state (%q%s), and pyattach's trampoline, which needs no calls, cannot serve this process: %v.",
+			pid, strings.TrimSuffix(detail, "."), cpu, why), remedy)
+}
+
+var errCallsRequested = errors.New("inferior calls were asked for")
+
 // callInject asks the interpreter about the main thread with inferior
-// calls and runs or queues the stub accordingly.
-func (t *target) callInject(ctx context.Context, res *Result, frames []frame) error {
+// calls and runs or queues the stub accordingly. Should a call fail, the
+// main thread's registers are put back as they were before the first one.
+func (t *target) callInject(ctx context.Context, res *Result, frames []frame) (err error) {
+	if saved := t.saveRegisters(ctx); saved != nil {
+		defer func() {
+			if err != nil {
+				t.restoreRegisters(saved)
+			}
+		}()
+	}
 	if init, err := t.callInt(ctx, "checking the interpreter", "((int (*)(void))Py_IsInitialized)()"); err != nil {
 		return err
 	} else if init == 0 {
@@ -109,4 +173,38 @@ func (t *target) unmap(ctx context.Context, addr, size uint64) {
 		fmt.Sprintf("((int (*)(void *, unsigned long))munmap)((void *)%#x, %d)", addr, size)); err != nil {
 		t.o.Log.Warn("could not unmap the stub's memory", "addr", addr, "err", err)
 	}
+}
+
+// saveRegisters reads the main thread's general registers before the
+// first call, or returns nil (logged) where gdb does not show them all.
+func (t *target) saveRegisters(ctx context.Context) map[string]uint64 {
+	regs, err := t.registers(ctx)
+	if err != nil {
+		t.o.Log.Warn("cannot save the registers before the calls; a failed call will not be repaired", "err", err)
+		return nil
+	}
+	return regs
+}
+
+// restoreRegisters writes back the general registers saved before the
+// calls. gdb restores them itself after each call, but a call whose
+// restore failed part-way (gdb writes the extended state before orig_rax)
+// leaves orig_rax at -1, and the kernel then hands the interrupted system
+// call's -ERESTART... value to the program instead of restarting it.
+// Writing a register gdb already has at that value is a no-op. orig_rax
+// goes last, after rip, so nothing written afterwards can reset it.
+func (t *target) restoreRegisters(saved map[string]uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), detachTimeout)
+	defer cancel()
+	if _, err := t.g.Exec(ctx, "-stack-select-frame 0"); err != nil {
+		t.o.Log.Error("could not select the innermost frame to restore registers", "err", err)
+	}
+	names := append(append([]string{}, regOrder[:]...), "rip", "orig_rax")
+	for _, name := range names {
+		cmd := fmt.Sprintf("-data-evaluate-expression \"$%s = %#x\"", name, saved[name])
+		if _, err := t.g.Exec(ctx, cmd); err != nil {
+			t.o.Log.Error("could not restore a register after a failed call", "register", name, "err", err)
+		}
+	}
+	t.o.Log.Warn("a call failed; the main thread's registers were restored", "registers", len(names))
 }

@@ -31,15 +31,47 @@
 //
 // # Inferior calls (the fallback)
 //
-// Where the trampoline cannot work (another architecture, no XSAVE, no
-// room on the stack, a libc without __libc_start_main), gdb calls the C
-// API itself: Py_IsInitialized, PyGILState_Check, mmap for the stub's
-// memory, then Py_AddPendingCall or PyGILState_Ensure/PyRun_SimpleString/
+// Where the trampoline cannot work, gdb calls the C API itself:
+// Py_IsInitialized, PyGILState_Check, mmap for the stub's memory, then
+// Py_AddPendingCall or PyGILState_Ensure/PyRun_SimpleString/
 // PyGILState_Release. gdb returns from each call through a breakpoint it
 // plants at the program's entry point, so if gdb dies during a call the
 // target dies on that breakpoint; this is why it is only the fallback. Each
 // call has a timeout; on expiry gdb is interrupted and, with unwindonsignal
 // on, unwinds the call and restores the thread. calls.go has this path.
+//
+// Every x86-64 attach that takes the fallback, and why the trampoline
+// cannot serve it (findSite and installTrampoline decide):
+//
+//   - pyattach runs on another architecture: the trampoline is x86-64 code.
+//   - The CPU or kernel has no XSAVE (CPUs before 2011, or a kernel booted
+//     with noxsave): stage 2 saves the vector state with XSAVE. No such CPU
+//     has AMX, so gdb's calls work there.
+//   - The target is not a 64-bit x86-64 program (a 32-bit Python).
+//   - The target has no glibc: a musl-based program (Alpine) or a static
+//     one. Stages 1 and 3 live in glibc's __libc_start_main (321 bytes in
+//     glibc 2.36; they need 185); musl's is a few dozen bytes, and other
+//     dead code of musl has no symbol in its stripped library.
+//   - libpython (or the executable) does not export the six C-API functions
+//     stage 2 calls: gdb then cannot call them either, and the fallback
+//     fails with gdb's own error.
+//   - The main thread's stack has no room for the data block: it is put 37
+//     KiB below the stack pointer, which falls outside the stack's mapping
+//     only while the main thread is within that distance of the deepest its
+//     stack has ever been (the kernel maps at least 128 KiB at start).
+//   - The user (a test) asked for inferior calls.
+//
+// Inferior calls need one thing the trampoline does not: gdb must be able
+// to write the thread's extended register state, since it restores every
+// register after a call. gdb 13 cannot on CPUs with Intel AMX (the kernel
+// rejects its too-small XSAVE buffer), and a call there fails after the
+// restore has begun, leaving orig_rax at -1 so the program sees its
+// interrupted system call fail with errno 514. So before the first call
+// gdb's ability is probed (gdbmi.ProbeXState, which leaves the state as it
+// was); where it is missing, the attach is refused with GDBCannotCall and
+// nothing in the target has changed. Should a call fail all the same, the
+// general registers saved before the first call are written back, which
+// restarts the interrupted system call as the kernel would have.
 //
 // # Choosing the strategy
 //

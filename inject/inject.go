@@ -65,6 +65,10 @@ type Options struct {
 	Timeouts Timeouts
 	Log      *slog.Logger
 	Progress func(message string) // narration for the user; may be nil
+
+	// skipCallProbe lets tests start inferior calls that gdb cannot
+	// finish, to check what is left of the target when one fails.
+	skipCallProbe bool
 }
 
 // Result says what an injection did.
@@ -184,7 +188,7 @@ func (t *target) inject(ctx context.Context, res *Result) (*installed, error) {
 	}
 	s, why := findSite(t.o.Process, t.o.Python)
 	if t.o.Mechanism == InferiorCalls {
-		why = errors.New("inferior calls were asked for")
+		why = errCallsRequested
 	}
 	if why == nil {
 		in, err := t.installTrampoline(ctx, s, frames)
@@ -195,6 +199,9 @@ func (t *target) inject(ctx context.Context, res *Result) (*installed, error) {
 		why = err
 	}
 	t.o.Log.Info("using inferior calls", "why", why)
+	if err := t.checkCalls(ctx, why); err != nil {
+		return nil, err
+	}
 	res.Mechanism = InferiorCalls
 	return nil, t.callInject(ctx, res, frames)
 }
