@@ -7,3 +7,5 @@ require (
 	github.com/sourcegraph/jsonrpc2 v0.2.3
 	golang.org/x/sys v0.50.0
 )
+
+require golang.org/x/arch v0.33.0

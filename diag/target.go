@@ -12,13 +12,10 @@ import (
 
 	"github.com/pyattach/pyattach/attacherr"
 	"github.com/pyattach/pyattach/debugpydist"
+	"github.com/pyattach/pyattach/inject"
 	"github.com/pyattach/pyattach/procfs"
 	"github.com/pyattach/pyattach/session"
 )
-
-// capiFunctions are the C-API functions the injection calls through gdb
-// (package inject).
-var capiFunctions = []string{"Py_IsInitialized", "PyGILState_Check", "PyGILState_Ensure", "PyGILState_Release", "PyRun_SimpleString", "Py_AddPendingCall"}
 
 // Which check reports each of Preflight's refusals.
 var (
@@ -114,12 +111,12 @@ func checkPermission(a *assessment) Check {
 // checkCAPI resolves the C-API functions the injection calls in the file
 // that holds the C API.
 func checkCAPI(a *assessment) Check {
-	syms, err := procfs.Symbols(a.py.Library, a.py.LibraryBase, capiFunctions...)
+	syms, err := procfs.Symbols(a.py.Library, a.py.LibraryBase, inject.CAPIFunctions[:]...)
 	if err != nil {
 		return warned("c-api", fmt.Sprintf("Cannot read the symbols of %s: %v.", a.py.Library, err), "")
 	}
 	var missing []string
-	for _, name := range capiFunctions {
+	for _, name := range inject.CAPIFunctions {
 		if _, ok := syms[name]; !ok {
 			missing = append(missing, name)
 		}
@@ -129,7 +126,7 @@ func checkCAPI(a *assessment) Check {
 			fmt.Sprintf("%s does not export %s, which pyattach calls through gdb to run its bootstrap.", a.py.Library, strings.Join(missing, ", ")),
 			"This build of Python cannot be attached to; a custom build must keep its C API exported (the default)."))
 	}
-	return passed("c-api", fmt.Sprintf("%s exports the C-API functions pyattach calls (%s).", path.Base(a.py.Library), strings.Join(capiFunctions, ", ")))
+	return passed("c-api", fmt.Sprintf("%s exports the C-API functions pyattach calls (%s).", path.Base(a.py.Library), strings.Join(inject.CAPIFunctions[:], ", ")))
 }
 
 // checkDebugpy finds the debugpy the bootstrap would import: the target's

@@ -81,12 +81,12 @@ func (t *target) callInject(ctx context.Context, res *Result, frames []frame) (e
 			}
 		}()
 	}
-	if init, err := t.callInt(ctx, "checking the interpreter", "((int (*)(void))Py_IsInitialized)()"); err != nil {
+	if init, err := t.callInt(ctx, "checking the interpreter", callExpr(slotIsInitialized, "int (*)(void)")); err != nil {
 		return err
 	} else if init == 0 {
 		return errNotReady
 	}
-	holdsGIL, err := t.callInt(ctx, "checking the GIL", "((int (*)(void))PyGILState_Check)()")
+	holdsGIL, err := t.callInt(ctx, "checking the GIL", callExpr(slotGILCheck, "int (*)(void)"))
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func (t *target) pendingCall(ctx context.Context) error {
 		return err
 	}
 	rc, err := t.callInt(ctx, "queueing the bootstrap",
-		fmt.Sprintf("((int (*)(void *, void *))Py_AddPendingCall)((void *)PyRun_SimpleString, (void *)%#x)", addr))
+		callExpr(slotAddPendingCall, "int (*)(void *, void *)", "(void *)"+slotRunString.String(), fmt.Sprintf("(void *)%#x", addr)))
 	if err == nil && rc != 0 {
 		err = errQueueFull
 	}
@@ -139,12 +139,12 @@ func (t *target) directCall(ctx context.Context) error {
 	if err := t.writeMemory(ctx, addr, program); err != nil {
 		return err
 	}
-	state, err := t.callInt(ctx, "taking the GIL", "((int (*)(void))PyGILState_Ensure)()")
+	state, err := t.callInt(ctx, "taking the GIL", callExpr(slotGILEnsure, "int (*)(void)"))
 	if err != nil {
 		return err
 	}
-	rc, runErr := t.callInt(ctx, "running the bootstrap", fmt.Sprintf("((int (*)(char *))PyRun_SimpleString)((char *)%#x)", addr))
-	_, releaseErr := t.call(ctx, "releasing the GIL", fmt.Sprintf("((void (*)(int))PyGILState_Release)(%d)", state))
+	rc, runErr := t.callInt(ctx, "running the bootstrap", callExpr(slotRunString, "int (*)(char *)", fmt.Sprintf("(char *)%#x", addr)))
+	_, releaseErr := t.call(ctx, "releasing the GIL", callExpr(slotGILRelease, "void (*)(int)", state))
 	if runErr == nil && rc != 0 {
 		runErr = attacherr.New(attacherr.BootstrapFailed,
 			"The bootstrap stub raised an exception inside the target (its traceback went to the target's stderr).",
@@ -192,19 +192,19 @@ func (t *target) saveRegisters(ctx context.Context) map[string]uint64 {
 // leaves orig_rax at -1, and the kernel then hands the interrupted system
 // call's -ERESTART... value to the program instead of restarting it.
 // Writing a register gdb already has at that value is a no-op. orig_rax
-// goes last, after rip, so nothing written afterwards can reset it.
+// goes last (savedRegisters ends with it), after rip, so nothing written
+// afterwards can reset it.
 func (t *target) restoreRegisters(saved map[string]uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), detachTimeout)
 	defer cancel()
 	if _, err := t.g.Exec(ctx, "-stack-select-frame 0"); err != nil {
 		t.o.Log.Error("could not select the innermost frame to restore registers", "err", err)
 	}
-	names := append(append([]string{}, regOrder[:]...), "rip", "orig_rax")
-	for _, name := range names {
+	for _, name := range savedRegisters {
 		cmd := fmt.Sprintf("-data-evaluate-expression \"$%s = %#x\"", name, saved[name])
 		if _, err := t.g.Exec(ctx, cmd); err != nil {
 			t.o.Log.Error("could not restore a register after a failed call", "register", name, "err", err)
 		}
 	}
-	t.o.Log.Warn("a call failed; the main thread's registers were restored", "registers", len(names))
+	t.o.Log.Warn("a call failed; the main thread's registers were restored", "registers", len(savedRegisters))
 }

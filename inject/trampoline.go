@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/cpu"
 	"golang.org/x/sys/unix"
 
 	"github.com/pyattach/pyattach/attacherr"
@@ -21,10 +20,39 @@ import (
 	"github.com/pyattach/pyattach/procfs"
 )
 
+// Status is how far a trampoline got, as it records in the data block.
+type Status byte
+
+// The statuses a trampoline records.
+const (
+	StatusStarted     Status = 1 // stage 1 began
+	StatusRan         Status = 2 // the stub ran on the main thread
+	StatusQueued      Status = 3 // the stub was queued as a pending call
+	StatusNotReady    Status = 4 // the interpreter is not initialised: nothing ran
+	StatusGILHeld     Status = 5 // a direct call was requested but the GIL was held: nothing ran
+	StatusNoMemory    Status = 6 // mmap or mprotect failed: nothing ran
+	StatusQueueFull   Status = 7 // CPython's pending-call queue was full: nothing ran
+	statusLastDefined        = StatusQueueFull
+)
+
+// stageMode tells stage 2 how to choose.
+type stageMode int
+
+const (
+	modeByGIL   stageMode = iota // ask PyGILState_Check at run time
+	modePending                  // always queue (the tracer saw a hazard, or the user asked)
+	modeDirect                   // run directly, but refuse if the GIL is held
+)
+
+// stubs are the stub rendered to run at once and to run queued.
+type stubs struct {
+	direct, queued []byte
+}
+
 // site is where and with what a trampoline can be installed in a target.
 type site struct {
-	funcs  [6]uint64 // funcNames, resolved in libpython (or the executable)
-	region uint64    // __libc_start_main: room for stages 1 and 3
+	funcs  [numSlots]uint64 // CAPIFunctions, resolved in libpython (or the executable)
+	region uint64           // __libc_start_main: room for stages 1 and 3
 	munmap uint64
 	fixed  []byte // stages 1 and 3
 	stage3 uint64
@@ -37,18 +65,18 @@ var libcName = regexp.MustCompile(`^libc(\.so|-[0-9])`)
 // files and memory map alone. A nil site with a nil error never happens:
 // an error says why the inferior-call path must be used instead.
 func findSite(p *procfs.Process, py *procfs.Python) (*site, error) {
-	if runtime.GOARCH != "amd64" || !cpu.X86.HasOSXSAVE {
-		return nil, errors.New("the trampoline needs x86-64 with XSAVE")
+	if err := trampolineCPU(); err != nil {
+		return nil, err
 	}
 	if err := checkMachine(py.Library); err != nil {
 		return nil, err
 	}
-	capi, err := procfs.LookupSymbols(py.Library, py.LibraryBase, funcNames[:]...)
+	capi, err := procfs.LookupSymbols(py.Library, py.LibraryBase, CAPIFunctions[:]...)
 	if err != nil {
 		return nil, err
 	}
 	s := &site{}
-	for i, name := range funcNames {
+	for i, name := range CAPIFunctions {
 		sym, ok := capi[name]
 		if !ok {
 			return nil, fmt.Errorf("%s does not export %s", py.Library, name)
@@ -81,15 +109,16 @@ func findSite(p *procfs.Process, py *procfs.Python) (*site, error) {
 	return s, nil
 }
 
-// checkMachine refuses a 32-bit or foreign target on an x86-64 host.
+// checkMachine refuses a 32-bit or foreign target: the trampoline is
+// 64-bit code of pyattach's own architecture.
 func checkMachine(path string) error {
 	f, err := elf.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 {
-		return fmt.Errorf("%s is not an x86-64 ELF file", path)
+	if f.Class != elf.ELFCLASS64 || f.Machine != elfMachine {
+		return fmt.Errorf("%s is not a 64-bit %s ELF file", path, runtime.GOARCH)
 	}
 	return nil
 }
@@ -137,51 +166,6 @@ type installed struct {
 	status uint64 // address of the status byte
 }
 
-// installTrampoline writes the trampoline and its data into the stopped
-// target and points the main thread at it. Until that single register
-// write nothing the target will execute has changed; after it the target
-// needs nothing more from gdb.
-func (t *target) installTrampoline(ctx context.Context, s *site, frames []frame) (*installed, error) {
-	mode, err := chooseMode(t.o.Strategy, frames, s.stale(t.o.PID, frames))
-	if err != nil {
-		return nil, err
-	}
-	regs, err := t.registers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rsp := regs["rsp"]
-	data := dataAddr(rsp)
-	if m, ok := s.mappingOf(rsp); !ok || data < m.Start {
-		return nil, errNoStackRoom
-	}
-	resume := resumePoint(regs)
-	stub := stubs{direct: t.o.Program(nil, false), queued: t.o.Program(nil, true)}
-	block, err := stage2(mode, s.funcs[3], s.munmap, stub, 0)
-	if err != nil {
-		return nil, err
-	}
-	size := uint32(pageAlign(uint64(len(block))))
-	if block, err = stage2(mode, s.funcs[3], s.munmap, stub, size); err != nil {
-		return nil, err
-	}
-	d, err := dataBlock(s.funcs, s.stage3, resume, rsp, regs, block, size)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeIfChanged(t.o.PID, s.region, s.fixed); err != nil {
-		return nil, err
-	}
-	if err := writeData(t.o.PID, data, d); err != nil {
-		return nil, err
-	}
-	t.o.Progress("handing the main thread to the bootstrap trampoline")
-	if _, err := t.exec(ctx, "starting the trampoline", fmt.Sprintf("-data-evaluate-expression \"$pc = %#x\"", s.region+2)); err != nil {
-		return nil, err
-	}
-	return &installed{status: data + dStatus}, nil
-}
-
 var errNoStackRoom = errors.New("the main thread's stack has no room for the trampoline's data")
 
 // writeIfChanged writes code unless it is already there, so that an
@@ -197,22 +181,6 @@ func writeIfChanged(pid int, addr uint64, code []byte) error {
 		return nil
 	}
 	return writeAt(mem, addr, code)
-}
-
-// writeData writes the data block, except the XSAVE area, which stage 2
-// fills itself before anything reads it — all but its header, which XRSTOR
-// requires to be zero apart from what XSAVE writes.
-func writeData(pid int, addr uint64, d []byte) error {
-	mem, err := openMem(pid)
-	if err != nil {
-		return err
-	}
-	defer mem.Close()
-	const headerEnd = dXsave + 576 // legacy area (512 bytes) + XSAVE header (64 bytes)
-	if err := writeAt(mem, addr, d[:headerEnd]); err != nil {
-		return err
-	}
-	return writeAt(mem, addr+dBlock, d[dBlock:])
 }
 
 // openMem opens the target's memory. Writing through /proc/PID/mem takes
@@ -237,28 +205,6 @@ func writeAt(mem *os.File, addr uint64, b []byte) error {
 	return nil
 }
 
-// resumePoint returns where the interrupted code must continue, and fixes
-// the saved rax for it. A thread stopped inside a system call that the
-// kernel would restart (rax holds -ERESTARTSYS, -ERESTARTNOINTR,
-// -ERESTARTNOHAND or -ERESTART_RESTARTBLOCK) must re-execute the two-byte
-// syscall instruction with the call's number in rax, as the kernel itself
-// would have arranged had we not moved the instruction pointer.
-func resumePoint(regs map[string]uint64) uint64 {
-	rip := regs["rip"]
-	if int64(regs["orig_rax"]) < 0 {
-		return rip
-	}
-	switch int64(regs["rax"]) {
-	case -512, -513, -514:
-		regs["rax"] = regs["orig_rax"]
-		return rip - 2
-	case -516:
-		regs["rax"] = unix.SYS_RESTART_SYSCALL
-		return rip - 2
-	}
-	return rip
-}
-
 // registers reads the general registers the trampoline saves and restores,
 // of gdb's selected thread.
 func (t *target) registers(ctx context.Context) (map[string]uint64, error) {
@@ -266,8 +212,8 @@ func (t *target) registers(ctx context.Context) (map[string]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	want := map[string]bool{"rip": true, "orig_rax": true}
-	for _, r := range regOrder {
+	want := map[string]bool{}
+	for _, r := range savedRegisters {
 		want[r] = true
 	}
 	numbers := map[string]string{}

@@ -1,14 +1,22 @@
 package inject
 
 import (
+	"context"
+	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"fmt"
+
+	"golang.org/x/sys/cpu"
+	"golang.org/x/sys/unix"
 )
 
 // The trampoline (x86-64) runs the stub without gdb's help: gdb writes it
 // into the target and moves the main thread's instruction pointer to it,
 // and the thread then does everything itself and resumes exactly where it
-// was. See trampoline.go for how it is installed.
+// was. This file has its machine code, the data block's layout and the
+// installation; trampoline.go has what does not depend on the
+// architecture (where it goes, recognising a stale one, its outcome).
 //
 // It has three stages. Stage 1 and stage 3 live in the dead code of
 // __libc_start_main (it never runs again once main has been called, and
@@ -41,7 +49,7 @@ import (
 // stack, below the red zone and room for a signal frame. Offsets under 128
 // are reached with 8-bit displacements from r15.
 const (
-	dFuncs    = 0  // six C-API pointers, in funcNames order
+	dFuncs    = 0  // the C-API functions' addresses, in slot order (capi.go)
 	dStage3   = 48 // address of stage 3
 	dBuf      = 56 // the buffer stage 1 maps
 	dResume   = 64 // where the interrupted code resumes
@@ -73,35 +81,119 @@ const (
 	xsaveMask = 0xe7
 )
 
-// funcNames are the C functions stage 2 calls through the data block.
-var funcNames = [6]string{"Py_IsInitialized", "PyGILState_Check", "PyGILState_Ensure", "PyRun_SimpleString", "PyGILState_Release", "Py_AddPendingCall"}
-
 // regOrder is the order stage 3 pops the saved registers in.
 var regOrder = [17]string{"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "eflags", "r15", "rsp"}
 
-// Status is how far a trampoline got, as it records in the data block.
-type Status byte
-
-// The statuses a trampoline records.
-const (
-	StatusStarted     Status = 1 // stage 1 began
-	StatusRan         Status = 2 // the stub ran on the main thread
-	StatusQueued      Status = 3 // the stub was queued as a pending call
-	StatusNotReady    Status = 4 // the interpreter is not initialised: nothing ran
-	StatusGILHeld     Status = 5 // a direct call was requested but the GIL was held: nothing ran
-	StatusNoMemory    Status = 6 // mmap or mprotect failed: nothing ran
-	StatusQueueFull   Status = 7 // CPython's pending-call queue was full: nothing ran
-	statusLastDefined        = StatusQueueFull
-)
-
-// stageMode tells stage 2 how to choose.
-type stageMode int
+// savedRegisters are the registers read before an injection: those stage 3
+// restores, the instruction pointer, and orig_rax, the system call the
+// thread is in (-1 when none), which decides how it resumes.
+var savedRegisters = append(regOrder[:], "rip", "orig_rax")
 
 const (
-	modeByGIL   stageMode = iota // ask PyGILState_Check at run time
-	modePending                  // always queue (the tracer saw a hazard, or the user asked)
-	modeDirect                   // run directly, but refuse if the GIL is held
+	stackPointer = "rsp"
+	elfMachine   = elf.EM_X86_64
 )
+
+// installTrampoline writes the trampoline and its data into the stopped
+// target and points the main thread at it. Until that single register
+// write nothing the target will execute has changed; after it the target
+// needs nothing more from gdb.
+func (t *target) installTrampoline(ctx context.Context, s *site, frames []frame) (*installed, error) {
+	mode, err := chooseMode(t.o.Strategy, frames, s.stale(t.o.PID, frames))
+	if err != nil {
+		return nil, err
+	}
+	regs, err := t.registers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rsp := regs[stackPointer]
+	data := dataAddr(rsp)
+	if m, ok := s.mappingOf(rsp); !ok || data < m.Start {
+		return nil, errNoStackRoom
+	}
+	resume := resumePoint(regs)
+	stub := stubs{direct: t.o.Program(nil, false), queued: t.o.Program(nil, true)}
+	block, err := stage2(mode, s.funcs[slotRunString], s.munmap, stub, 0)
+	if err != nil {
+		return nil, err
+	}
+	size := uint32(pageAlign(uint64(len(block))))
+	if block, err = stage2(mode, s.funcs[slotRunString], s.munmap, stub, size); err != nil {
+		return nil, err
+	}
+	d, err := dataBlock(s.funcs, s.stage3, resume, rsp, regs, block, size)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeIfChanged(t.o.PID, s.region, s.fixed); err != nil {
+		return nil, err
+	}
+	if err := writeData(t.o.PID, data, d); err != nil {
+		return nil, err
+	}
+	t.o.Progress("handing the main thread to the bootstrap trampoline")
+	if _, err := t.exec(ctx, "starting the trampoline", fmt.Sprintf("-data-evaluate-expression \"$pc = %#x\"", s.region+2)); err != nil {
+		return nil, err
+	}
+	return &installed{status: data + dStatus}, nil
+}
+
+// writeData writes the data block, except the XSAVE area, which stage 2
+// fills itself before anything reads it — all but its header, which XRSTOR
+// requires to be zero apart from what XSAVE writes.
+func writeData(pid int, addr uint64, d []byte) error {
+	mem, err := openMem(pid)
+	if err != nil {
+		return err
+	}
+	defer mem.Close()
+	const headerEnd = dXsave + 576 // legacy area (512 bytes) + XSAVE header (64 bytes)
+	if err := writeAt(mem, addr, d[:headerEnd]); err != nil {
+		return err
+	}
+	return writeAt(mem, addr+dBlock, d[dBlock:])
+}
+
+// resumePoint returns where the interrupted code must continue, and fixes
+// the saved rax for it. A thread stopped inside a system call that the
+// kernel would restart (rax holds -ERESTARTSYS, -ERESTARTNOINTR,
+// -ERESTARTNOHAND or -ERESTART_RESTARTBLOCK) must re-execute the two-byte
+// syscall instruction with the call's number in rax, as the kernel itself
+// would have arranged had we not moved the instruction pointer.
+func resumePoint(regs map[string]uint64) uint64 {
+	rip := regs["rip"]
+	if int64(regs["orig_rax"]) < 0 {
+		return rip
+	}
+	switch int64(regs["rax"]) {
+	case -errRestartSys, -errRestartNoIntr, -errRestartNoHand:
+		regs["rax"] = regs["orig_rax"]
+		return rip - 2
+	case -errRestartRestartBlock:
+		regs["rax"] = unix.SYS_RESTART_SYSCALL
+		return rip - 2
+	}
+	return rip
+}
+
+// The kernel's internal "restart the system call" codes (linux/errno.h),
+// which a thread stopped in a system call holds, negated, in rax.
+const (
+	errRestartSys          = 512
+	errRestartNoIntr       = 513
+	errRestartNoHand       = 514
+	errRestartRestartBlock = 516
+)
+
+// trampolineCPU checks that this CPU runs the trampoline: stage 2 saves
+// the vector registers with XSAVE.
+func trampolineCPU() error {
+	if !cpu.X86.HasOSXSAVE {
+		return errors.New("the trampoline needs XSAVE, which this CPU or kernel lacks")
+	}
+	return nil
+}
 
 // fixedCode returns stages 1 and 3, and the offset of stage 3 in them. The
 // entry point is offset 2: the first two bytes are a nop, so that a kernel
@@ -114,43 +206,43 @@ func fixedCode() ([]byte, int, error) {
 	a.emit(0x4c, 0x8d, 0xbc, 0x24).imm32(-dataGap) // lea r15, [rsp-dataGap]
 	a.emit(0x49, 0x83, 0xe7, 0xc0)                 // and r15, -64
 	a.emit(0x4c, 0x89, 0xfc)                       // mov rsp, r15
-	a.emit(0x41, 0xc6, 0x47, dStatus, byte(StatusStarted))
-	a.emit(0xb8).imm32(9)                  // mov eax, SYS_mmap
-	a.emit(0x31, 0xff)                     // xor edi, edi
-	a.emit(0x41, 0x8b, 0x77, dSize)        // mov esi, [r15+dSize]
-	a.emit(0xba).imm32(3)                  // mov edx, PROT_READ|PROT_WRITE
-	a.emit(0x41, 0xba).imm32(0x22)         // mov r10d, MAP_PRIVATE|MAP_ANONYMOUS
-	a.emit(0x49, 0x83, 0xc8, 0xff)         // or r8, -1
-	a.emit(0x45, 0x31, 0xc9)               // xor r9d, r9d
-	a.emit(0x0f, 0x05)                     // syscall
-	a.emit(0x48, 0x3d).imm32(-4095)        // cmp rax, -4095
-	a.emit(0x73).rel8("mmapFailed")        // jae
-	a.emit(0x49, 0x89, 0x47, dBuf)         // mov [r15+dBuf], rax
-	a.emit(0x48, 0x89, 0xc7)               // mov rdi, rax
-	a.emit(0x49, 0x8d, 0xb7).imm32(dBlock) // lea rsi, [r15+dBlock]
-	a.emit(0x41, 0x8b, 0x4f, dLen)         // mov ecx, [r15+dLen]
-	a.emit(0xfc)                           // cld
-	a.emit(0xf3, 0xa4)                     // rep movsb
-	a.emit(0x49, 0x8b, 0x7f, dBuf)         // mov rdi, [r15+dBuf]
-	a.emit(0x41, 0x8b, 0x77, dSize)        // mov esi, [r15+dSize]
-	a.emit(0xba).imm32(5)                  // mov edx, PROT_READ|PROT_EXEC
-	a.emit(0xb8).imm32(10)                 // mov eax, SYS_mprotect
-	a.emit(0x0f, 0x05)                     // syscall
-	a.emit(0x85, 0xc0)                     // test eax, eax
-	a.emit(0x75).rel8("protectFailed")     // jnz
-	a.emit(0x41, 0xff, 0x67, dBuf)         // jmp [r15+dBuf]: stage 2
+	a.setByte(dStatus, byte(StatusStarted))
+	a.movEAX(unix.SYS_MMAP)
+	a.emit(0x31, 0xff)                                              // xor edi, edi: anywhere
+	a.emit(0x41, 0x8b, 0x77, dSize)                                 // mov esi, [r15+dSize]
+	a.emit(0xba).imm32(unix.PROT_READ | unix.PROT_WRITE)            // mov edx, prot
+	a.emit(0x41, 0xba).imm32(unix.MAP_PRIVATE | unix.MAP_ANONYMOUS) // mov r10d, flags
+	a.emit(0x49, 0x83, 0xc8, 0xff)                                  // or r8, -1: no file
+	a.emit(0x45, 0x31, 0xc9)                                        // xor r9d, r9d: offset 0
+	a.syscall()
+	a.emit(0x48, 0x3d).imm32(-4095)                     // cmp rax, -4095: an errno?
+	a.emit(0x73).rel8("mmapFailed")                     // jae
+	a.emit(0x49, 0x89, 0x47, dBuf)                      // mov [r15+dBuf], rax
+	a.emit(0x48, 0x89, 0xc7)                            // mov rdi, rax
+	a.emit(0x49, 0x8d, 0xb7).imm32(dBlock)              // lea rsi, [r15+dBlock]
+	a.emit(0x41, 0x8b, 0x4f, dLen)                      // mov ecx, [r15+dLen]
+	a.emit(0xfc)                                        // cld
+	a.emit(0xf3, 0xa4)                                  // rep movsb
+	a.emit(0x49, 0x8b, 0x7f, dBuf)                      // mov rdi, [r15+dBuf]
+	a.emit(0x41, 0x8b, 0x77, dSize)                     // mov esi, [r15+dSize]
+	a.emit(0xba).imm32(unix.PROT_READ | unix.PROT_EXEC) // mov edx, prot
+	a.movEAX(unix.SYS_MPROTECT)
+	a.syscall()
+	a.emit(0x85, 0xc0)                 // test eax, eax
+	a.emit(0x75).rel8("protectFailed") // jnz
+	a.emit(0x41, 0xff, 0x67, dBuf)     // jmp [r15+dBuf]: stage 2
 	a.label("protectFailed")
-	a.emit(0x41, 0xc6, 0x47, dUnmap, 1)
+	a.setByte(dUnmap, 1)
 	a.label("mmapFailed")
-	a.emit(0x41, 0xc6, 0x47, dStatus, byte(StatusNoMemory))
+	a.setByte(dStatus, byte(StatusNoMemory))
 	// stage 3
 	a.label("stage3")
 	a.emit(0x41, 0x80, 0x7f, dUnmap, 0x00) // cmp byte [r15+dUnmap], 0
 	a.emit(0x74).rel8("restore")           // je
 	a.emit(0x49, 0x8b, 0x7f, dBuf)         // mov rdi, [r15+dBuf]
 	a.emit(0x41, 0x8b, 0x77, dSize)        // mov esi, [r15+dSize]
-	a.emit(0xb8).imm32(11)                 // mov eax, SYS_munmap
-	a.emit(0x0f, 0x05)                     // syscall
+	a.movEAX(unix.SYS_MUNMAP)
+	a.syscall()
 	a.label("restore")
 	a.emit(0x49, 0x8b, 0x47, dResume)                                                          // mov rax, [r15+dResume]
 	a.emit(0x49, 0x8b, 0x4f, dRetFrame)                                                        // mov rcx, [r15+dRetFrame]
@@ -170,19 +262,8 @@ func fixedCode() ([]byte, int, error) {
 // which a later attach recognises an earlier one's buffer.
 func stage2Prologue() []byte {
 	a := newAsm()
-	xsaveState(a)
+	a.xsave(xsaveMask, dXsave)
 	return a.code
-}
-
-func xsaveState(a *asm) {
-	a.emit(0xb8).imm32(xsaveMask)                // mov eax, mask
-	a.emit(0x31, 0xd2)                           // xor edx, edx
-	a.emit(0x49, 0x0f, 0xae, 0xa7).imm32(dXsave) // xsave64 [r15+dXsave]
-}
-
-// stubs are the stub rendered to run at once and to run queued.
-type stubs struct {
-	direct, queued []byte
 }
 
 // stage2 returns stage 2, pendingFn and the stubs, as one position-
@@ -190,37 +271,35 @@ type stubs struct {
 func stage2(mode stageMode, runAddr, munmapAddr uint64, stub stubs, size uint32) ([]byte, error) {
 	a := newAsm()
 	a.label("start")
-	a.emit(0xb8).imm32(xsaveMask)                // mov eax, mask
-	a.emit(0x31, 0xd2)                           // xor edx, edx
-	a.emit(0x49, 0x0f, 0xae, 0xa7).imm32(dXsave) // xsave64 [r15+dXsave]
-	a.emit(0x41, 0xff, 0x17)                     // call [r15+dFuncs]: Py_IsInitialized
-	a.emit(0x85, 0xc0)                           // test eax, eax
-	a.emit(0x0f, 0x84).rel32("notReady")         // jz
+	a.emit(stage2Prologue()...)
+	a.callSlot(slotIsInitialized)
+	a.emit(0x85, 0xc0)                   // test eax, eax
+	a.emit(0x0f, 0x84).rel32("notReady") // jz
 	switch mode {
 	case modePending:
 		a.emit(0xe9).rel32("pending") // jmp
 	case modeByGIL, modeDirect:
-		a.emit(0x41, 0xff, 0x57, 8) // call [r15+8]: PyGILState_Check
-		a.emit(0x85, 0xc0)          // test eax, eax
+		a.callSlot(slotGILCheck)
+		a.emit(0x85, 0xc0) // test eax, eax
 		if mode == modeByGIL {
 			a.emit(0x0f, 0x85).rel32("pending") // jnz
 		} else {
 			a.emit(0x0f, 0x85).rel32("gilHeld") // jnz
 		}
 	}
-	a.emit(0x41, 0xff, 0x57, 16)           // call [r15+16]: PyGILState_Ensure
-	a.emit(0x41, 0x89, 0xc6)               // mov r14d, eax
+	a.callSlot(slotGILEnsure)
+	a.emit(0x41, 0x89, 0xc6)               // mov r14d, eax: the GIL state
 	a.emit(0x48, 0x8d, 0x3d).rel32("stub") // lea rdi, [rip+stub]
-	a.emit(0x41, 0xff, 0x57, 24)           // call [r15+24]: PyRun_SimpleString
-	a.emit(0x44, 0x89, 0xf7)               // mov edi, r14d
-	a.emit(0x41, 0xff, 0x57, 32)           // call [r15+32]: PyGILState_Release
+	a.callSlot(slotRunString)
+	a.emit(0x44, 0x89, 0xf7) // mov edi, r14d
+	a.callSlot(slotGILRelease)
 	finish(a, StatusRan, true)
 	a.label("pending")
 	a.emit(0x48, 0x8d, 0x3d).rel32("pendingFn")  // lea rdi, [rip+pendingFn]
 	a.emit(0x48, 0x8d, 0x35).rel32("queuedStub") // lea rsi, [rip+queuedStub]
-	a.emit(0x41, 0xff, 0x57, 40)                 // call [r15+40]: Py_AddPendingCall
-	a.emit(0x85, 0xc0)                           // test eax, eax
-	a.emit(0x0f, 0x85).rel32("queueFull")        // jnz
+	a.callSlot(slotAddPendingCall)
+	a.emit(0x85, 0xc0)                    // test eax, eax
+	a.emit(0x0f, 0x85).rel32("queueFull") // jnz
 	finish(a, StatusQueued, false)
 	a.label("queueFull")
 	finish(a, StatusQueueFull, true)
@@ -229,10 +308,8 @@ func stage2(mode stageMode, runAddr, munmapAddr uint64, stub stubs, size uint32)
 	a.label("gilHeld")
 	finish(a, StatusGILHeld, true)
 	a.label("done")
-	a.emit(0xb8).imm32(xsaveMask)                // mov eax, mask
-	a.emit(0x31, 0xd2)                           // xor edx, edx
-	a.emit(0x49, 0x0f, 0xae, 0xaf).imm32(dXsave) // xrstor64 [r15+dXsave]
-	a.emit(0x41, 0xff, 0x67, dStage3)            // jmp [r15+dStage3]
+	a.xrstor(xsaveMask, dXsave)
+	a.emit(0x41, 0xff, 0x67, dStage3) // jmp [r15+dStage3]
 
 	// int pendingFn(void *stub): run the stub, then free this buffer.
 	a.label("pendingFn")
@@ -253,22 +330,22 @@ func stage2(mode stageMode, runAddr, munmapAddr uint64, stub stubs, size uint32)
 // to the common exit.
 func finish(a *asm, s Status, unmap bool) {
 	if unmap {
-		a.emit(0x41, 0xc6, 0x47, dUnmap, 1)
+		a.setByte(dUnmap, 1)
 	}
-	a.emit(0x41, 0xc6, 0x47, dStatus, byte(s))
+	a.setByte(dStatus, byte(s))
 	a.emit(0xe9).rel32("done")
 }
 
 // dataBlock builds the data block: the C-API pointers, the saved registers
 // and the bytes stage 1 copies. regs holds the values stage 3 restores.
-func dataBlock(funcs [6]uint64, stage3, resume, origRSP uint64, regs map[string]uint64, block []byte, size uint32) ([]byte, error) {
+func dataBlock(funcs [numSlots]uint64, stage3, resume, origRSP uint64, regs map[string]uint64, block []byte, size uint32) ([]byte, error) {
 	if len(block) > maxBlock {
 		return nil, fmt.Errorf("stage 2 and the stubs take %d bytes, more than %d", len(block), maxBlock)
 	}
 	d := make([]byte, dBlock+len(block))
 	le := binary.LittleEndian
-	for i, f := range funcs {
-		le.PutUint64(d[dFuncs+8*i:], f)
+	for slot, f := range funcs {
+		le.PutUint64(d[slotOffset(capiSlot(slot)):], f)
 	}
 	le.PutUint64(d[dStage3:], stage3)
 	le.PutUint64(d[dResume:], resume)
@@ -292,3 +369,6 @@ func dataBlock(funcs [6]uint64, stage3, resume, origRSP uint64, regs map[string]
 // dataAddr is where stage 1 puts the data block for a thread whose stack
 // pointer is rsp; the tracer writes the block there.
 func dataAddr(rsp uint64) uint64 { return (rsp - dataGap) &^ 63 }
+
+// slotOffset is where the data block holds a C-API function's address.
+func slotOffset(s capiSlot) byte { return byte(dFuncs + 8*int(s)) }

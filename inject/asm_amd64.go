@@ -81,3 +81,35 @@ func (a *asm) bytes() ([]byte, error) {
 	}
 	return a.code, nil
 }
+
+// The instruction forms the trampoline repeats, named. Operands in the
+// data block are addressed from r15 with 8-bit displacements.
+
+// movEAX emits `mov eax, v`: a system call's number, or XSAVE's mask.
+func (a *asm) movEAX(v int32) *asm { return a.emit(0xb8).imm32(v) }
+
+// syscall emits `syscall`.
+func (a *asm) syscall() *asm { return a.emit(0x0f, 0x05) }
+
+// setByte emits `mov byte [r15+off], v`.
+func (a *asm) setByte(off, v byte) *asm { return a.emit(0x41, 0xc6, 0x47, off, v) }
+
+// callSlot emits `call [r15+slot]`: a C-API function through the data block.
+func (a *asm) callSlot(s capiSlot) *asm {
+	if off := slotOffset(s); off != 0 {
+		return a.emit(0x41, 0xff, 0x57, off)
+	}
+	return a.emit(0x41, 0xff, 0x17) // no displacement byte for [r15+0]
+}
+
+// xsave emits `xsave64 [r15+off]` of the state components in mask (edx:eax).
+func (a *asm) xsave(mask, off int32) *asm {
+	a.movEAX(mask).emit(0x31, 0xd2) // xor edx, edx
+	return a.emit(0x49, 0x0f, 0xae, 0xa7).imm32(off)
+}
+
+// xrstor emits `xrstor64 [r15+off]` of the state components in mask.
+func (a *asm) xrstor(mask, off int32) *asm {
+	a.movEAX(mask).emit(0x31, 0xd2) // xor edx, edx
+	return a.emit(0x49, 0x0f, 0xae, 0xaf).imm32(off)
+}
