@@ -117,7 +117,7 @@ func (s *server) handle(ctx context.Context, f dapio.Frame) (end bool) {
 		if p := recover(); p != nil {
 			s.log.Error("panic handling a request", "command", f.Env.Command, "panic", p, "stack", string(debug.Stack()))
 			s.fail(f.Env, attacherr.New(attacherr.Internal, fmt.Sprintf("pyattach crashed handling %q: %v.", f.Env.Command, p),
-				"Please report this with the log written by --log FILE."))
+				attacherr.ReportLog))
 		}
 	}()
 	switch f.Env.Command {

@@ -120,6 +120,9 @@ func From(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return Wrap(err, Internal, fmt.Sprintf("pyattach failed unexpectedly: %v.", err),
-		"Please report this with the log written by --log FILE (or PYATTACH_LOG=FILE).")
+	return Wrap(err, Internal, fmt.Sprintf("pyattach failed unexpectedly: %v.", err), ReportLog)
 }
+
+// ReportLog is the remedy, or its last sentence, for failures that only a
+// bug or an unforeseen environment explains.
+const ReportLog = "Please report this with the log written by --log FILE (or PYATTACH_LOG=FILE)."

@@ -16,6 +16,11 @@ import (
 // Version is the debugpy release pyattach supplies and is tested with.
 const Version = "1.8.20"
 
+// InstallRemedy says how to give a target that cannot import debugpy one.
+func InstallRemedy() string {
+	return fmt.Sprintf("Install it in the target's environment (pip install debugpy==%s), or run `pyattach install-debugpy` so pyattach can supply its own copy, or set debugpyPath.", Version)
+}
+
 // EnvDir names the environment variable that overrides Dir.
 const EnvDir = "PYATTACH_DEBUGPY_DIR"
 

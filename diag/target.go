@@ -140,7 +140,7 @@ func checkDebugpy(a *assessment, env *environment, maps []procfs.Mapping, suppli
 	if own := env.debugpy(p, a.py, maps); own != nil {
 		return ownDebugpy(p, own)
 	}
-	installRemedy := fmt.Sprintf("Install it in the target's environment (pip install debugpy==%s), or run `pyattach install-debugpy` so pyattach can supply its own copy, or set debugpyPath.", debugpydist.Version)
+	installRemedy := debugpydist.InstallRemedy()
 	ours := env.local.lookIn(supplied)
 	if !debugpydist.Installed(supplied) || ours == nil {
 		return failed(name, attacherr.New(attacherr.DebugpyMissing,

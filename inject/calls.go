@@ -148,7 +148,7 @@ func (t *target) directCall(ctx context.Context) error {
 	if runErr == nil && rc != 0 {
 		runErr = attacherr.New(attacherr.BootstrapFailed,
 			"The bootstrap stub raised an exception inside the target (its traceback went to the target's stderr).",
-			"Please report this with the log written by --log FILE.")
+			attacherr.ReportLog)
 	}
 	return errors.Join(runErr, releaseErr)
 }

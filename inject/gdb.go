@@ -227,7 +227,7 @@ func (t *target) callInt(ctx context.Context, step, expr string) (int64, error) 
 	n, err := strconv.ParseInt(value, 10, 64)
 	if err != nil {
 		return 0, attacherr.Wrap(err, attacherr.GDBFailed, fmt.Sprintf("gdb answered %q while %s, not a number.", value, step),
-			"Run the attach with --log FILE and report the log.")
+			attacherr.ReportLog)
 	}
 	return n, nil
 }

@@ -192,7 +192,7 @@ func openMem(pid int) (*os.File, error) {
 	f, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", pid), os.O_RDWR, 0)
 	if err != nil {
 		return nil, attacherr.Wrap(err, attacherr.GDBFailed, fmt.Sprintf("Cannot open the memory of process %d: %v.", pid, err),
-			"Run the attach with --log FILE and report the log.")
+			attacherr.ReportLog)
 	}
 	return f, nil
 }
@@ -200,7 +200,7 @@ func openMem(pid int) (*os.File, error) {
 func writeAt(mem *os.File, addr uint64, b []byte) error {
 	if _, err := mem.WriteAt(b, int64(addr)); err != nil {
 		return attacherr.Wrap(err, attacherr.GDBFailed, fmt.Sprintf("Writing the trampoline at %#x failed: %v.", addr, err),
-			"The target was left as it was; run the attach with --log FILE and report the log.")
+			"The target was left as it was. "+attacherr.ReportLog)
 	}
 	return nil
 }
@@ -226,7 +226,7 @@ func (t *target) registers(ctx context.Context) (map[string]uint64, error) {
 	}
 	if len(numbers) != len(want) {
 		return nil, attacherr.New(attacherr.GDBFailed, "gdb does not show all the x86-64 registers the trampoline needs (orig_rax in particular).",
-			"Run the attach with --log FILE and report the log.")
+			attacherr.ReportLog)
 	}
 	values, err := t.exec(ctx, "reading registers", cmd)
 	if err != nil {
@@ -245,7 +245,7 @@ func (t *target) registers(ctx context.Context) (map[string]uint64, error) {
 	}
 	if len(regs) != len(want) {
 		return nil, attacherr.New(attacherr.GDBFailed, "gdb did not give the values of all the registers the trampoline needs.",
-			"Run the attach with --log FILE and report the log.")
+			attacherr.ReportLog)
 	}
 	return regs, nil
 }

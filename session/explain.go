@@ -79,7 +79,7 @@ func bootstrapError(f *bootstrap.Failure, req Request) error {
 	req.Log.Error("bootstrap failed", "kind", f.Kind, "message", f.Message, "traceback", f.Traceback)
 	switch f.Kind {
 	case "debugpy-missing":
-		remedy := fmt.Sprintf("Install it in the target's environment (pip install debugpy==%s), or run `pyattach install-debugpy` so pyattach can supply its own copy, or set debugpyPath.", debugpydist.Version)
+		remedy := debugpydist.InstallRemedy()
 		if req.DebugpyPath != "" {
 			remedy = "Check debugpyPath: it must be the directory that contains the debugpy package (the one pip installs into)."
 		}
@@ -89,7 +89,7 @@ func bootstrapError(f *bootstrap.Failure, req Request) error {
 			"If the program starts debugpy itself, connect your editor to its port directly; otherwise run with --log FILE and report the traceback logged there.")
 	}
 	return attacherr.Wrap(f, attacherr.BootstrapFailed, fmt.Sprintf("The bootstrap failed inside the target: %s.", f.Message),
-		"The target was left running. Run with --log FILE for the traceback and report it.")
+		"The target was left running. "+attacherr.ReportLog)
 }
 
 // watchExit returns a context that is cancelled, with errTargetExited as its

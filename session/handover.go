@@ -40,7 +40,7 @@ func (s *Session) Handover(ctx context.Context, editor *dapio.Conn, initializeAr
 	if err != nil {
 		b.Close()
 		return nil, nil, attacherr.Wrap(err, attacherr.DebugpyHandshake, fmt.Sprintf("debugpy did not accept the session: %v.", err),
-			"Run with --log FILE and report the log.")
+			attacherr.ReportLog)
 	}
 	var caps struct {
 		Body json.RawMessage `json:"body"`
@@ -60,7 +60,7 @@ func (s *Session) Handover(ctx context.Context, editor *dapio.Conn, initializeAr
 	if err != nil {
 		b.Close()
 		return nil, nil, attacherr.Wrap(err, attacherr.DebugpyHandshake, fmt.Sprintf("Forwarding the attach request to debugpy failed: %v.", err),
-			"Run with --log FILE and report the log.")
+			attacherr.ReportLog)
 	}
 	return b, caps.Body, nil
 }

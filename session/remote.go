@@ -208,7 +208,7 @@ func remoteError(err error, req Request) error {
 			`Attach again once that request has run, or set "remoteDebug": "gdb" to inject with gdb instead.`)
 	}
 	return attacherr.Wrap(err, attacherr.InjectionFailed, fmt.Sprintf("Remote exec (PEP 768) failed in process %d: %v.", req.PID, err),
-		`Set "remoteDebug": "gdb" to inject with gdb instead, and please report this with the log written by --log FILE.`)
+		`Set "remoteDebug": "gdb" to inject with gdb instead. `+attacherr.ReportLog)
 }
 
 // upperFirst capitalises a sentence that starts with an ASCII letter.
