@@ -136,14 +136,11 @@ func checkGDBCalls(ctx context.Context, opts DoctorOptions) Check {
 // probeGDBCalls attaches gdb to a sleeping child of pyattach's own and
 // probes the extended state of its thread (gdbmi.ProbeXState).
 func probeGDBCalls(ctx context.Context, path string, opts DoctorOptions) error {
-	child := exec.Command("sleep", "60")
-	if err := child.Start(); err != nil {
-		return fmt.Errorf("cannot start a child to attach to: %w", err)
+	pid, stop, err := sleepingChild()
+	if err != nil {
+		return err
 	}
-	defer func() {
-		_ = child.Process.Kill()
-		_ = child.Wait()
-	}()
+	defer stop()
 	sctx, cancel := context.WithTimeout(ctx, gdbTimeout)
 	defer cancel()
 	g, err := gdbmi.Start(sctx, gdbmi.Config{Path: path, Logger: opts.Log, Args: []string{"-iex", "set auto-load off"}})
@@ -151,7 +148,7 @@ func probeGDBCalls(ctx context.Context, path string, opts DoctorOptions) error {
 		return err
 	}
 	defer func() { _ = g.Close() }()
-	if _, err := g.Exec(sctx, fmt.Sprintf("-target-attach %d", child.Process.Pid)); err != nil {
+	if _, err := g.Exec(sctx, fmt.Sprintf("-target-attach %d", pid)); err != nil {
 		return err
 	}
 	if _, err := g.WaitAsync(sctx, func(r gdbmi.Record) bool { return r.Kind == gdbmi.KindExec && r.Class == "stopped" }); err != nil {
@@ -275,20 +272,29 @@ func seccompMode() string {
 	return ""
 }
 
-// traceChild starts `sleep`, ptrace-attaches to it, detaches and kills it.
-func traceChild() error {
+// sleepingChild starts `sleep`, a process of pyattach's own to trace, and
+// returns its PID and what kills and reaps it.
+func sleepingChild() (int, func(), error) {
 	cmd := exec.Command("sleep", "60")
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("cannot start a child to trace: %w", err)
+		return 0, nil, fmt.Errorf("cannot start a child to trace: %w", err)
 	}
-	defer func() {
+	return cmd.Process.Pid, func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-	}()
+	}, nil
+}
+
+// traceChild starts `sleep`, ptrace-attaches to it, detaches and kills it.
+func traceChild() error {
+	pid, stop, err := sleepingChild()
+	if err != nil {
+		return err
+	}
+	defer stop()
 	// Every ptrace request must come from the thread that attached.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	pid := cmd.Process.Pid
 	if err := syscall.PtraceAttach(pid); err != nil {
 		return err
 	}
