@@ -17,4 +17,4 @@ test:
 	scripts/test.sh
 
 bench: setup
-	go run ./bench
+	go run ./internal/bench

@@ -10,9 +10,9 @@ import (
 
 	"github.com/google/go-dap"
 
-	"github.com/pyattach/pyattach/attacherr"
 	"github.com/pyattach/pyattach/bridge"
-	"github.com/pyattach/pyattach/dapio"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/dapio"
 	"github.com/pyattach/pyattach/session"
 )
 

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pyattach/pyattach/attacherr"
-	"github.com/pyattach/pyattach/inject"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/inject"
 	"github.com/pyattach/pyattach/session"
 )
 

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyattach/pyattach/attacherr"
-	"github.com/pyattach/pyattach/inject"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/inject"
 	"github.com/pyattach/pyattach/session"
 )
 

@@ -5,8 +5,8 @@ import (
 
 	"github.com/google/go-dap"
 
-	"github.com/pyattach/pyattach/attacherr"
-	"github.com/pyattach/pyattach/dapio"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/dapio"
 )
 
 // progressID names the single progress report of an attach.

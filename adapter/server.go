@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-dap"
 
-	"github.com/pyattach/pyattach/attacherr"
-	"github.com/pyattach/pyattach/dapio"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/dapio"
 	"github.com/pyattach/pyattach/session"
 )
 

@@ -13,10 +13,10 @@ import (
 
 	"github.com/google/go-dap"
 
-	"github.com/pyattach/pyattach/attacherr"
-	"github.com/pyattach/pyattach/daptest"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/daptest"
+	"github.com/pyattach/pyattach/internal/procfs"
 	"github.com/pyattach/pyattach/internal/testtarget"
-	"github.com/pyattach/pyattach/procfs"
 )
 
 // serve runs Serve in-process on pipes and returns a client for it and a

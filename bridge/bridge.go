@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-dap"
 
-	"github.com/pyattach/pyattach/dapio"
+	"github.com/pyattach/pyattach/internal/dapio"
 )
 
 // Why a bridged session ended.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-dap"
 
-	"github.com/pyattach/pyattach/dapio"
+	"github.com/pyattach/pyattach/internal/dapio"
 )
 
 // peer is the far end of one of the bridge's streams: a fake editor or a

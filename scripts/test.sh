@@ -27,14 +27,14 @@ step "unit tests"
 go test -count=1 "${unit_packages[@]}"
 
 step "end-to-end tests (real gdb, real debugpy, every interpreter found)"
-go test -count=1 -timeout=25m -v ./e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
+go test -count=1 -timeout=25m -v ./internal/e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
 test "${PIPESTATUS[0]}" -eq 0
 
 # A count, not a duration: with -fuzztime=10s, Go 1.26's fuzzing coordinator
 # can fail a target with "context deadline exceeded" as the time runs out
 # (golang/go#75804, fixed in Go 1.27). 400,000 inputs take 5-12 s here.
 step "fuzzing (400,000 inputs per target)"
-for target in ./gdbmi:FuzzParseRecord ./dapio:FuzzApply ./dapio:FuzzReadFrame ./adapter:FuzzParseAttachArgs ./adapter:FuzzServe; do
+for target in ./gdbmi:FuzzParseRecord ./internal/dapio:FuzzApply ./internal/dapio:FuzzReadFrame ./adapter:FuzzParseAttachArgs ./adapter:FuzzServe; do
 	go test -run='^$' -fuzz="^${target#*:}\$" -fuzztime=400000x "${target%%:*}"
 done
 

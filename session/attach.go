@@ -9,11 +9,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pyattach/pyattach/attacherr"
-	"github.com/pyattach/pyattach/bootstrap"
-	"github.com/pyattach/pyattach/inject"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/bootstrap"
+	"github.com/pyattach/pyattach/internal/inject"
+	"github.com/pyattach/pyattach/internal/procfs"
 	"github.com/pyattach/pyattach/internal/quickack"
-	"github.com/pyattach/pyattach/procfs"
 )
 
 // DefaultTimeout bounds a whole attach unless the client sets its own.
@@ -98,12 +98,18 @@ func (s *Session) configured() {
 // Close ends the session: it closes the connection to debugpy (which
 // resumes the target if a client was still connected through it) and
 // releases the bootstrap, which then stops debugpy unless another session
-// uses it or the user asked to keep it.
+// uses it or the user asked to keep it, and takes the debugger's tracing
+// out of the program; Close waits (about 0.1 s, at most 2 s) for it to say
+// what it did, which goes to the session's log. Closing twice is harmless.
 func (s *Session) Close() error {
+	err := s.conn.Close()
 	if s.control != nil {
 		s.control.Release()
 	}
-	return s.conn.Close()
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 func withDefaults(req Request) Request {

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pyattach/pyattach/bootstrap"
+	"github.com/pyattach/pyattach/internal/bootstrap"
 )
 
 // Connect joins a debugpy that already listens on this machine, with no

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/pyattach/pyattach/attacherr"
-	"github.com/pyattach/pyattach/debugpydist"
-	"github.com/pyattach/pyattach/remoteexec"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/debugpydist"
+	"github.com/pyattach/pyattach/internal/remoteexec"
 )
 
 // suppliedMarker is the file that a complete copy of pyattach's debugpy in

@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pyattach/pyattach/attacherr"
-	"github.com/pyattach/pyattach/bootstrap"
-	"github.com/pyattach/pyattach/debugpydist"
-	"github.com/pyattach/pyattach/inject"
-	"github.com/pyattach/pyattach/procfs"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/bootstrap"
+	"github.com/pyattach/pyattach/internal/debugpydist"
+	"github.com/pyattach/pyattach/internal/inject"
+	"github.com/pyattach/pyattach/internal/procfs"
 
 	"golang.org/x/sys/unix"
 )

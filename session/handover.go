@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/pyattach/pyattach/attacherr"
 	"github.com/pyattach/pyattach/bridge"
-	"github.com/pyattach/pyattach/dapio"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/dapio"
 )
 
 // OwnAttachKeys are the attach arguments pyattach consumes itself and does
@@ -31,7 +31,10 @@ func (s *Session) Handover(ctx context.Context, editor *dapio.Conn, initializeAr
 		StartDebugging bool `json:"supportsStartDebuggingRequest"`
 	}
 	_ = json.Unmarshal(initializeArgs, &client)
-	b := bridge.New(editor, dapio.NewConn("debugpy", s.conn, s.conn, s.log), s.conn,
+	// The bridge closes the whole session when it ends: the connection to
+	// debugpy, and the bootstrap's channel, which stops debugpy in the
+	// target (a server serving many sessions outlives each of them).
+	b := bridge.New(editor, dapio.NewConn("debugpy", s.conn, s.conn, s.log), s,
 		bridge.Options{Log: s.log, StartDebugging: client.StartDebugging, Attached: s.configured})
 	f, err := b.Call(ctx, "initialize", initializeArgs)
 	if err == nil && !f.Env.Success {

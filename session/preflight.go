@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/pyattach/pyattach/attacherr"
-	"github.com/pyattach/pyattach/procfs"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/procfs"
 )
 
 // MinVersion is the oldest CPython pyattach attaches to: the oldest that

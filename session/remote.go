@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pyattach/pyattach/attacherr"
-	"github.com/pyattach/pyattach/bootstrap"
-	"github.com/pyattach/pyattach/inject"
-	"github.com/pyattach/pyattach/procfs"
-	"github.com/pyattach/pyattach/remoteexec"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/bootstrap"
+	"github.com/pyattach/pyattach/internal/inject"
+	"github.com/pyattach/pyattach/internal/procfs"
+	"github.com/pyattach/pyattach/internal/remoteexec"
 )
 
 // RemoteDebug says how a CPython 3.14+ target is attached: through its own

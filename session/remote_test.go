@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyattach/pyattach/attacherr"
-	"github.com/pyattach/pyattach/debugpydist"
-	"github.com/pyattach/pyattach/inject"
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/debugpydist"
 	"github.com/pyattach/pyattach/internal/forkyroot"
+	"github.com/pyattach/pyattach/internal/inject"
 	"github.com/pyattach/pyattach/internal/testproc"
 )
 

@@ -1,6 +1,6 @@
 /**
  * The Python process VS Code attaches to: pyattach's demo program
- * (demo/sample.py, a small order-handling service), copied into the test's
+ * (internal/cli/demo/sample.py, a small order-handling service), copied into the test's
  * workspace and started there as an ordinary process, with no terminal and
  * no debugger. Its main loop calls handle(order_id, items) and then records
  * order_id in a progress file, so the test can tell where it stands.
@@ -13,7 +13,7 @@ import { readProgress } from '../e2e/target';
 import { GroupFile, processState, stopGroup, waitFor } from './processes';
 
 /** pyattach's demo program, from the compiled test in out/test/browser/. */
-const SOURCE = path.join(__dirname, '..', '..', '..', '..', 'demo', 'sample.py');
+const SOURCE = path.join(__dirname, '..', '..', '..', '..', 'internal', 'cli', 'demo', 'sample.py');
 /** The marker on the line of handle() where the test sets its breakpoint. */
 const BREAK_MARK = '# BREAK:demo';
 

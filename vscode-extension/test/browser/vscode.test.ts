@@ -70,7 +70,7 @@ function tail(file: string, chars: number): string {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').slice(-chars) : '(none)';
 }
 
-/** Python's repr of the items handle() gets for order_id (demo/sample.py's main loop). */
+/** Python's repr of the items handle() gets for order_id (internal/cli/demo/sample.py's main loop). */
 function itemsRepr(orderId: number): string {
   return `[('widget', 9.99, ${(orderId % 7) + 1}), ('gadget', 24.5, ${orderId % 3})]`;
 }

@@ -1,0 +1,783 @@
+# pyattach bootstrap: runs inside the target process.
+#
+# The injected stub starts a new thread running loader.py, which proves to
+# pyattach that it belongs to this attach and receives this source in reply.
+# Everything here runs on that new thread and must never raise out of it:
+# every outcome is reported to pyattach over the control channel.
+#
+# Module globals set by the loader: CONFIG (the attach's configuration, see
+# bootstrap/render.go for its fields), SOCKET and READER (the control
+# channel, on which the loader's hello, id 1, has been answered), and DONE
+# (None, or the event a queued stub's main thread waits on until the editor
+# has configured the session; see Config.Queued in bootstrap/render.go).
+#
+# After reporting ready the bootstrap keeps the channel open for as long as
+# the debug session lasts. When pyattach closes it (the session ended, or
+# pyattach itself is gone) and no other session uses debugpy, it stops
+# debugpy: its adapter accepts any local client without authentication, so
+# it must not be left listening, and its tracing must not go on slowing the
+# program down. CONFIG["keep_debugpy"] is the user's opt-out.
+
+import json
+import os
+import socket
+import sys
+import traceback
+
+STATE_MODULE = "_pyattach_state"  # sys.modules entry that survives between attaches
+REPLY_TIMEOUT = 30.0
+READER_END_WAIT = 1.0  # seconds stop_debugpy waits for pydevd's reader thread to end
+
+
+class Rejected(Exception):
+    """pyattach answered a call with an error, or closed the channel."""
+
+
+class Failure(Exception):
+    """An attach failure with a kind that pyattach maps to an error code."""
+
+    def __init__(self, kind, message):
+        Exception.__init__(self, message)
+        self.kind = kind
+
+
+class Channel(object):
+    """JSON-RPC 2.0 over TCP, one JSON object per line, as jsonrpc2's plain
+    object stream reads and writes them on the Go side. It continues the
+    conversation the loader started."""
+
+    def __init__(self, sock, reader):
+        self.sock = sock
+        self.sock.settimeout(REPLY_TIMEOUT)
+        self.reader = reader
+        self.next_id = 1
+
+    def notify(self, method, params):
+        self._send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def call(self, method, params):
+        self.next_id += 1
+        self._send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        while True:
+            line = self.reader.readline()
+            if not line:
+                raise Rejected("pyattach closed the control channel")
+            reply = json.loads(line.decode("utf-8"))
+            if reply.get("id") != self.next_id:
+                continue
+            if reply.get("error"):
+                raise Rejected(reply["error"].get("message", "rejected"))
+            return reply.get("result")
+
+    def _send(self, obj):
+        # MSG_NOSIGNAL: a program that restored SIGPIPE's default action
+        # must not die of a write to a pyattach that has gone.
+        self.sock.sendall(json.dumps(obj).encode("utf-8") + b"\n", getattr(socket, "MSG_NOSIGNAL", 0))
+
+    def abandoned(self):
+        """Whether pyattach has closed the channel: it gave up on this
+        attach (it timed out, or was stopped), so nothing must be started."""
+        self.sock.setblocking(False)  # with a timeout set, recv would wait
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+        finally:
+            self.sock.settimeout(REPLY_TIMEOUT)
+
+    def wait_for_close(self, on_configured):
+        """Block until pyattach closes the channel: the session is over.
+        pyattach's "configured" notification (the editor has set its
+        breakpoints) calls on_configured."""
+        self.sock.settimeout(None)
+        for line in iter(self.reader.readline, b""):
+            try:
+                method = json.loads(line.decode("utf-8")).get("method")
+            except (ValueError, AttributeError):
+                continue
+            if method == "configured":
+                on_configured()
+
+    def close(self):
+        try:
+            self.reader.close()
+            self.sock.close()
+        except Exception:
+            pass
+
+
+def fs_path(hex_path):
+    """Decode a path sent as the hex of its raw bytes (paths need not be UTF-8)."""
+    if not hex_path:
+        return None
+    return os.fsdecode(bytes.fromhex(hex_path))
+
+
+def describe_python():
+    return {
+        "pid": os.getpid(),
+        "version": "%d.%d.%d" % tuple(sys.version_info[:3]),
+        "implementation": sys.implementation.name,
+        "executable": sys.executable,
+    }
+
+
+def import_debugpy(cfg, chan):
+    """Import debugpy: from the path the user named, else from the target's
+    own environment, else from the copy pyattach supplies. A path we add to
+    sys.path is removed again once imported, so the program's own imports
+    are unaffected."""
+    explicit = fs_path(cfg.get("debugpy_path"))
+    if explicit is not None:
+        return import_from(explicit, "explicit", chan)
+    supplied = fs_path(cfg.get("supplied_path"))
+    loaded = sys.modules.get("debugpy")
+    if loaded is not None:
+        # An earlier session may have imported the supplied copy.
+        if supplied is not None and same_dir(package_home(loaded), supplied):
+            return loaded, "supplied"
+        return loaded, "target"
+    try:
+        import debugpy
+        return debugpy, "target"
+    except ImportError:
+        pass
+    if supplied is None:
+        raise Failure("debugpy-missing", "debugpy is not importable in the target")
+    return import_from(supplied, "supplied", chan)
+
+
+def import_from(path, origin, chan):
+    if not os.path.isdir(os.path.join(path, "debugpy")):
+        raise Failure("debugpy-missing", "no debugpy package in %s" % path)
+    loaded = sys.modules.get("debugpy")
+    if loaded is not None:
+        home = package_home(loaded)
+        if same_dir(home, path):
+            return loaded, origin
+        raise Failure("debugpy-failed", "the target already imported debugpy from %s, not %s" % (home, path))
+    chan.notify("progress", {"message": "importing debugpy from %s" % path})
+    sys.path.insert(0, path)
+    try:
+        import debugpy
+    finally:
+        try:
+            sys.path.remove(path)
+        except ValueError:
+            pass
+    return debugpy, origin
+
+
+def same_dir(a, b):
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def package_home(module):
+    """The sys.path entry a package was imported from."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(module.__file__)))
+
+
+def client_connected():
+    try:
+        import debugpy
+        return bool(debugpy.is_client_connected())
+    except Exception:
+        return False
+
+
+def state():
+    """The state shared by every bootstrap that ever ran in this process,
+    created once: setdefault is atomic under the GIL, so two concurrent
+    attaches agree on one lock."""
+    import threading
+    import types
+    fresh = types.ModuleType(STATE_MODULE)
+    fresh.lock = threading.Lock()
+    fresh.report = None   # what the running debugpy was reported as; None when stopped
+    fresh.sessions = 0    # open control channels that reported it ready
+    fresh.mtime = 0       # the last stopped debugger's breakpoint generation (see stop_debugpy)
+    return sys.modules.setdefault(STATE_MODULE, fresh)
+
+
+class quiet_pydevd(object):
+    """Keep pydevd's import-time warnings (e.g. about frozen modules on 3.11+)
+    out of the target's own stderr, which belongs to the program; the
+    variable is removed again so the program's environment is as it was."""
+
+    NAME = "PYDEVD_DISABLE_FILE_VALIDATION"
+
+    def __enter__(self):
+        self.saved = os.environ.get(self.NAME)
+        os.environ[self.NAME] = "1"
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.environ.pop(self.NAME, None)
+        else:
+            os.environ[self.NAME] = self.saved
+
+
+def start_debugpy(cfg, chan):
+    """Start debugpy, or find the one an earlier attach started, and count
+    this session as one of its users."""
+    st = state()
+    with st.lock:
+        if st.report is not None:
+            report = dict(st.report)
+            report["reused"] = True
+            report["client_connected"] = client_connected()
+        else:
+            with quiet_pydevd():
+                report = listen(cfg, chan)
+            continue_generations(st)
+            st.report = dict(report)
+        st.sessions += 1
+        return report
+
+
+def release(cfg):
+    """One session is over; stop debugpy if it was the last. Returns what
+    was done, for pyattach's log (see untrace)."""
+    st = state()
+    with st.lock:
+        st.sessions -= 1
+        if st.report is None:
+            return {"stopped": False, "reason": "debugpy was not running"}
+        if st.sessions > 0:
+            return {"stopped": False, "reason": "another session uses debugpy"}
+        if cfg.get("keep_debugpy"):
+            return {"stopped": False, "reason": "keepDebugpy"}
+        st.report = None
+        st.mtime = debugger_mtime()
+        return stop_debugpy()
+
+
+def debugger_mtime():
+    import pydevd
+    return getattr(pydevd.get_global_debugger(), "mtime", 0)
+
+
+def continue_generations(st):
+    """Start a restarted debugger's breakpoint generations above the last
+    one's. pydevd caches, per code object and across debuggers, what it
+    found of the breakpoints in it, stamped with the debugger's generation
+    (mtime, counted from 0 by each new debugger); a restarted one counting
+    from 0 again would take a stale entry for a current one and ignore the
+    new breakpoints."""
+    import pydevd
+    py_db = pydevd.get_global_debugger()
+    if py_db is not None and st.mtime:
+        py_db.mtime = st.mtime + 1
+
+
+def stop_debugpy():
+    """Stop debugpy as if it had never been started: the process-spawning
+    functions pydevd patched get their originals back, pydevd stops tracing
+    and disconnects (its adapter process then exits, closing its port),
+    debugpy.listen() may be called again by a later attach, and no thread
+    keeps any of pydevd's tracing (untrace). Returns untrace's report."""
+    # The process-spawning functions first: a child forked once pydevd has
+    # disconnected would try to join an adapter that is gone, and pydevd
+    # raises that failure out of os.fork() in the child.
+    modules = [sys.modules.get(name) for name in ("os", "subprocess", "_posixsubprocess")]
+    for module in modules:
+        for name in list(vars(module) if module is not None else ()):
+            if name.startswith("original_"):
+                setattr(module, name[len("original_"):], getattr(module, name))
+                delattr(module, name)
+    end_reader()
+    import pydevd
+    monitored = uses_monitoring()
+    pydevd.stoptrace()
+    api = sys.modules.get("debugpy.server.api")
+    if api is not None:
+        api.listen.called = False
+    return untrace(monitored)
+
+
+def untrace(monitored):
+    """Take what is left of pydevd's tracing out of the program, which
+    pydevd.stoptrace() does not do (issue 21). stoptrace clears the trace
+    function of the thread that calls it (this one) and of threads started
+    from then on; but pydevd had put its tracer into every thread that
+    existed when it started, writing their thread states from here through
+    a helper library (pydevd_tracing.set_trace_to_threads), and threads
+    started during the session got it from threading.settrace. Each of
+    those threads went on calling the tracer at every function call: the
+    program stayed 2-8 times slower on CPython 3.8-3.11 until restarted.
+    On 3.12 and 3.13 pydevd's sys.monitoring events set on single code
+    objects stay too, and a frame-evaluation hook, where pydevd used one,
+    stays everywhere. The program's own tracers (a coverage tool's) are
+    left alone. Returns what was removed, what was kept, and anything of
+    the debugger found still installed afterwards, for pyattach's log."""
+    import time
+    began = time.monotonic()
+    report = {"stopped": True, "removed": {}, "kept": [], "left": [], "errors": []}
+    for step in (untrace_threads, unmonitor, stop_frame_eval):
+        try:
+            step(report, monitored)
+        except Exception as exc:
+            report["errors"].append("%s: %s: %s" % (step.__name__, type(exc).__name__, exc))
+    report["seconds"] = round(time.monotonic() - began, 4)
+    return report
+
+
+def is_debugger(obj):
+    """Whether a trace or profile function is the debugger's: it, or what
+    it is a method of, comes from pydevd's or debugpy's modules."""
+    for o in (obj, getattr(obj, "__self__", None)):
+        for name in (getattr(o, "__module__", None), getattr(type(o), "__module__", None)):
+            if isinstance(name, str) and name.split(".")[0].lstrip("_").startswith(("pydev", "debugpy")):
+                return True
+    return False
+
+
+def describe(obj):
+    kind = type(obj)
+    return "%s.%s" % (getattr(kind, "__module__", "?"), getattr(kind, "__qualname__", kind.__name__))
+
+
+# Where CPython 3.8-3.11 keep a thread's tracer in its PyThreadState on
+# 64-bit Linux (each version's Include/cpython/pystate.h): the offsets of
+# tracing, use_tracing (3.8 and 3.9 only), c_profilefunc, c_tracefunc,
+# c_profileobj and c_traceobj. ThreadStates.check proves them on this
+# thread before anything is written.
+TSTATE_LAYOUT = {
+    (3, 8): (44, 48, 56, 64, 72, 80),
+    (3, 9): (44, 48, 56, 64, 72, 80),
+    (3, 10): (44, None, 56, 64, 72, 80),
+    (3, 11): (44, None, 64, 72, 80, 88),
+}
+
+# CPython 3.8 and 3.9 count the threads that have a trace function
+# (ceval's tracing_possible) and leave the eval loop's fastest path while
+# the count is not 0. A thread that ends while traced is never uncounted,
+# and pydevd ends one such thread for each thread it traces (pydevd_tracing:
+# increase_tracing_count): 10-20% slower for ever, with no tracer left.
+# Where the count is: _PyRuntime.ceval (3.8), the interpreter's ceval (3.9).
+TRACING_POSSIBLE = {(3, 8): ("runtime", 588), (3, 9): ("interp", 68)}
+
+
+class ThreadStates(object):
+    """The interpreter's thread states (CPython 3.8-3.11), read and written
+    with ctypes. Only the C API's own setters write them where CPython
+    exports one for another thread (_PyEval_SetTrace/_PyEval_SetProfile,
+    3.9+); 3.8 gets the same writes done here. No thread state is ever
+    made current: running Python code under a swapped one can kill the
+    process."""
+
+    def __init__(self, ctypes, layout):
+        def fn(restype, name, *argtypes):  # private prototypes: ctypes.pythonapi's are shared with the program
+            return ctypes.PYFUNCTYPE(restype, *argtypes)((name, ctypes.pythonapi))
+        P = ctypes.c_void_p
+        self.c = ctypes
+        self.current = fn(P, "PyThreadState_Get")
+        self.head = fn(P, "PyInterpreterState_ThreadHead", P)
+        self.next = fn(P, "PyThreadState_Next", P)
+        self.decref = fn(None, "Py_DecRef", ctypes.py_object)
+        self.setters = {}
+        if sys.version_info >= (3, 9):
+            self.setters = {"trace": fn(ctypes.c_int, "_PyEval_SetTrace", P, P, P),
+                            "profile": fn(ctypes.c_int, "_PyEval_SetProfile", P, P, P)}
+        self.tracing, self.use_tracing, profilefunc, tracefunc, profileobj, traceobj = layout
+        self.fields = {"trace": (tracefunc, traceobj), "profile": (profilefunc, profileobj)}
+        self.interp = self.ptr(self.current() + 16)  # PyThreadState.interp, the third pointer in every version
+
+    def ptr(self, addr):
+        return self.c.c_void_p.from_address(addr).value or 0
+
+    def int(self, addr):
+        return self.c.c_int.from_address(addr).value
+
+    def get(self, ts, what):
+        """The trace or profile object of thread state ts (a new reference), or None."""
+        addr = ts + self.fields[what][1]
+        return self.c.py_object.from_address(addr).value if self.ptr(addr) else None
+
+    def all(self):
+        return list(self.each())
+
+    def each(self):
+        ts = self.head(self.interp)
+        while ts:
+            yield ts
+            ts = self.next(ts)
+
+    def unset(self, ts, what):
+        """Remove ts's trace or profile function, as sys.settrace(None) or
+        sys.setprofile(None) would on its own thread."""
+        if self.setters:
+            self.setters[what](ts, None, None)
+            return
+        func, obj = self.fields[what]
+        other = self.fields["profile" if what == "trace" else "trace"][0]
+        held = self.c.py_object.from_address(ts + obj).value
+        self.c.c_void_p.from_address(ts + func).value = None
+        self.c.c_void_p.from_address(ts + obj).value = None
+        self.c.c_int.from_address(ts + self.use_tracing).value = 1 if self.ptr(ts + other) else 0
+        self.decref(held)  # the thread state's reference; held's own goes with it
+
+    def check(self):
+        """Whether the layout holds in this interpreter: trace and profile
+        functions set on this thread are found where it says, and so is
+        the tracing counter during a trace call."""
+        me, seen = self.current(), []
+
+        def trace(frame, event, arg):
+            seen.append(self.int(me + self.tracing))
+
+        def profile(frame, event, arg):
+            pass
+
+        sys.settrace(trace)
+        sys.setprofile(profile)
+        try:
+            ok = (self.get(me, "trace") is trace and self.get(me, "profile") is profile
+                  and self.ptr(me + self.fields["trace"][0]) and self.ptr(me + self.fields["profile"][0])
+                  and (self.use_tracing is None or self.int(me + self.use_tracing) == 1))
+        finally:
+            sys.settrace(None)
+            sys.setprofile(None)
+        return bool(ok) and seen[:1] == [1] and self.get(me, "trace") is None and self.get(me, "profile") is None
+
+    def tracing_possible(self):
+        """The address of tracing_possible (3.8, 3.9), proven by setting a
+        trace function on this thread and seeing it counted; else None."""
+        where = TRACING_POSSIBLE.get(sys.version_info[:2])
+        if where is None:
+            return None
+        if where[0] == "runtime":
+            base = self.c.addressof(self.c.c_char.in_dll(self.c.pythonapi, "_PyRuntime"))
+        else:
+            base = self.interp
+        addr = base + where[1]
+        before = self.int(addr)
+        sys.settrace(lambda frame, event, arg: None)
+        during = self.int(addr)
+        sys.settrace(None)
+        return addr if during == before + 1 and self.int(addr) == before else None
+
+
+def untrace_threads(report, monitored):
+    """CPython 3.8-3.11: remove pydevd's trace and profile functions from
+    every thread, and recount tracing_possible (3.8, 3.9).
+
+    The thread states are walked and written holding the GIL, which a
+    thread needs to end and free its thread state. The walk makes no call
+    that releases the GIL, runs with the garbage collector off (no
+    finalizer runs in the middle), takes a few microseconds per thread, and
+    starts right after this thread took the GIL afresh (the sleep), when
+    the other threads have a whole switch interval (5 ms) to wait before
+    they may ask for it back: no thread state can go away under it."""
+    layout = TSTATE_LAYOUT.get(sys.version_info[:2])
+    if layout is None:
+        return  # 3.12+: pydevd traces with sys.monitoring (unmonitor)
+    import ctypes
+    import gc
+    import time
+    if ctypes.sizeof(ctypes.c_void_p) != 8 or sys.implementation.name != "cpython" \
+            or not isinstance(sys.settrace, type(len)) or not isinstance(sys.setprofile, type(len)):
+        report["errors"].append("threads not checked: not a CPython whose thread states this bootstrap knows")
+        return
+    states = ThreadStates(ctypes, layout)
+    if not states.check():
+        report["errors"].append("threads not checked: the thread state layout is not as expected")
+        return
+    counter = states.tracing_possible()
+    removed = {"trace": 0, "profile": 0}
+    held = []  # the removed tracers, freed only once the walk is over
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        time.sleep(0.001)
+        for ts in states.all():
+            for what in ("trace", "profile"):
+                obj = states.get(ts, what)
+                if obj is None:
+                    continue
+                if is_debugger(obj):
+                    held.append(obj)
+                    states.unset(ts, what)
+                    removed[what] += 1
+                else:
+                    report["kept"].append("%s function %s" % (what, describe(obj)))
+        if counter is not None:
+            traced = sum(1 for ts in states.each() if states.ptr(ts + states.fields["trace"][0]))
+            report["tracing_possible"] = [states.int(counter), traced]
+            states.c.c_int.from_address(counter).value = traced
+        for ts in states.each():
+            for what in ("trace", "profile"):
+                obj = states.get(ts, what)
+                if obj is not None and is_debugger(obj):
+                    report["left"].append("%s function %s in a thread" % (what, describe(obj)))
+    finally:
+        if collecting:
+            gc.enable()
+    del held[:]
+    report["removed"].update(removed)
+    # Frames pydevd traced keep its per-frame tracer, unused now that no
+    # thread traces, but holding the old debugger alive, and it would be
+    # called again if the program set a tracer of its own.
+    frames = 0
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            if frame.f_trace is not None and is_debugger(frame.f_trace):
+                frame.f_trace = None
+                frames += 1
+            frame = frame.f_back
+    report["removed"]["frame_trace"] = frames
+
+
+def uses_monitoring():
+    """Whether pydevd holds sys.monitoring's debugger tool (3.12+)."""
+    mon = getattr(sys, "monitoring", None)
+    try:
+        return mon is not None and mon.get_tool(mon.DEBUGGER_ID) == "pydevd"
+    except Exception:
+        return False
+
+
+def unmonitor(report, monitored):
+    """CPython 3.12+: pydevd's stop turns its global sys.monitoring events
+    off, unregisters most of its callbacks and frees its tool, but leaves
+    the events it set on single code objects (instrumented code: only 3.14's
+    free_tool_id clears them) and its PY_UNWIND callback. Take the tool
+    back to clear them, and free it again."""
+    mon = getattr(sys, "monitoring", None)
+    if mon is None or not monitored:
+        return
+    tool = mon.DEBUGGER_ID
+    owner = mon.get_tool(tool)
+    if owner is not None:
+        report["left" if owner == "pydevd" else "kept"].append("sys.monitoring tool %d (%s)" % (tool, owner))
+        return
+    bits = [getattr(mon.events, name) for name in dir(mon.events) if name.isupper()]
+    bits = sorted(set(b for b in bits if isinstance(b, int) and b > 0 and b & (b - 1) == 0))
+    callbacks = codes = 0
+    mon.use_tool_id(tool, "pydevd")
+    try:
+        for bit in bits:
+            try:
+                callbacks += mon.register_callback(tool, bit, None) is not None
+            except ValueError:
+                pass  # not an event a callback is registered for
+        for code in debugger_codes():
+            if mon.get_local_events(tool, code):
+                mon.set_local_events(tool, code, 0)
+                codes += 1
+        mon.set_events(tool, 0)
+    finally:
+        mon.free_tool_id(tool)
+    report["removed"].update({"monitoring_callbacks": callbacks, "monitoring_code_events": codes})
+
+
+def debugger_codes():
+    """The code objects pydevd's sys.monitoring support has seen: those it
+    may have set events on."""
+    codes = []
+    for name in ("_pydevd_sys_monitoring._pydevd_sys_monitoring_cython", "_pydevd_sys_monitoring._pydevd_sys_monitoring"):
+        cache = getattr(sys.modules.get(name), "_code_to_func_code_info_cache", None)
+        if isinstance(cache, dict):
+            codes.extend(list(cache))
+    return codes
+
+
+def stop_frame_eval(report, monitored):
+    """pydevd's frame-evaluation mode (CPython 3.8-3.10 with its compiled
+    evaluator) sets the interpreter's eval-frame hook, and nothing in
+    pydevd ever unsets it."""
+    main = sys.modules.get("_pydevd_frame_eval.pydevd_frame_eval_main")
+    if main is not None and getattr(main, "USING_FRAME_EVAL", False) and getattr(main, "stop_frame_eval", None):
+        main.stop_frame_eval()
+        report["removed"]["frame_eval"] = 1
+
+
+def end_reader():
+    """Let pydevd's reader thread end before pydevd.stoptrace() waits for
+    it. The reader blocks on pydevd's connection to its adapter, which the
+    adapter keeps open between clients, and pydevd closes that connection
+    only after waiting half a second for its threads: every stop took
+    0.5 s, and an attach right after a detach waited for it. Shutting the
+    connection for reading gives the reader its end of stream now; it then
+    disposes of pydevd itself (its usual course when the adapter goes), and
+    stoptrace() finds that done. Writing stays open, so pydevd's farewell
+    to the adapter still goes out. Best effort: it reaches into pydevd's
+    internals, and without them stoptrace() simply takes its half second."""
+    try:
+        import pydevd
+        py_db = pydevd.get_global_debugger()
+        readers = [t for t in py_db.created_pydb_daemon_threads if t.name == "pydevd.Reader"]
+        py_db._client_socket.shutdown(socket.SHUT_RD)
+        for reader in readers:
+            reader.join(READER_END_WAIT)
+    except Exception:
+        pass
+
+
+def listen(cfg, chan):
+    debugpy, origin = import_debugpy(cfg, chan)
+    version = getattr(debugpy, "__version__", "unknown")
+    chan.notify("progress", {"message": "starting debugpy %s" % version})
+    log_dir = fs_path(cfg.get("debugpy_log_dir"))
+    if log_dir is not None:
+        debugpy.log_to(log_dir)
+    if cfg.get("sub_process") is not None:
+        debugpy.configure(subProcess=bool(cfg["sub_process"]))
+    if chan.abandoned():
+        raise Failure("abandoned", "pyattach gave up on this attach before debugpy was started")
+    try:
+        with no_startup_nap(), no_environment_survey(log_dir is not None):
+            host, port = debugpy.listen(("127.0.0.1", 0))
+    except RuntimeError as exc:
+        raise Failure("debugpy-failed", "debugpy.listen() failed: %s" % exc)
+    no_delay()
+    report = describe_python()
+    report.update({
+        "debugpy_version": version,
+        "debugpy_path": package_home(debugpy),
+        "debugpy_origin": origin,
+        "host": host,
+        "port": port,
+        "reused": False,
+        "client_connected": False,
+    })
+    return report
+
+
+class no_startup_nap(object):
+    """Skip the nap pydevd takes once connected to its adapter: it sleeps
+    100 ms "to give threads time to start" (PyDB.initialize_network), but
+    Thread.start() has already waited for them to start. A tenth of a
+    second off every attach. Only that one sleep, called from that method
+    on this thread, is skipped; without debugpy's pydevd or its module
+    global "time", nothing is changed."""
+
+    def __enter__(self):
+        import threading
+        try:
+            import debugpy.server.api  # noqa: F401 (puts debugpy's pydevd on sys.path)
+            import pydevd
+        except Exception:
+            self.pydevd = None
+            return
+        self.pydevd, self.time = pydevd, getattr(pydevd, "time", None)
+        if self.time is not None:
+            pydevd.time = NapFreeTime(self.time, threading.get_ident())
+
+    def __exit__(self, *exc):
+        if self.pydevd is not None and self.time is not None:
+            self.pydevd.time = self.time
+
+
+class no_environment_survey(object):
+    """Skip the survey of the target's environment that debugpy.listen()
+    writes at the top of its log (debugpy.common.log.describe_environment).
+    It reads the metadata of every installed distribution, and debugpy
+    makes it even when nothing is logged: 37 ms of every attach with the
+    hundred packages of the benchmark's interpreter, more in a large
+    virtualenv, all of it holding the GIL. Kept when a debugpy log was
+    asked for, where it belongs."""
+
+    def __init__(self, logging):
+        self.logging = logging
+        self.log = None
+
+    def __enter__(self):
+        if self.logging:
+            return
+        try:
+            from debugpy.common import log
+        except Exception:
+            return
+        if hasattr(log, "describe_environment"):
+            self.log, self.describe = log, log.describe_environment
+            log.describe_environment = lambda header: None
+
+    def __exit__(self, *exc):
+        if self.log is not None:
+            self.log.describe_environment = self.describe
+
+
+class NapFreeTime(object):
+    """The time module, but for the nap no_startup_nap skips."""
+
+    def __init__(self, time, thread):
+        self.time, self.thread = time, thread
+
+    def __getattr__(self, name):
+        return getattr(self.time, name)
+
+    def sleep(self, seconds):
+        import threading
+        caller = sys._getframe(1).f_code.co_name
+        if caller == "initialize_network" and threading.get_ident() == self.thread:
+            return
+        self.time.sleep(seconds)
+
+
+def no_delay():
+    """Turn off Nagle's algorithm on pydevd's connection to its adapter.
+    pydevd writes each message's header and body in separate sends, so
+    without this every answer waits for the adapter's delayed
+    acknowledgement: about 40 ms per request (stepping, variables, ...).
+    Best effort: it reaches into pydevd's internals."""
+    try:
+        import pydevd
+        pydevd.get_global_debugger().writer.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except Exception:
+        pass
+
+
+def release_buffer(cfg):
+    """Unmap the memory gdb wrote the stub into, when pyattach left that to
+    us (a pending call outlives gdb). Best effort: without ctypes the few
+    pages stay mapped."""
+    buf = cfg.get("buffer")
+    if not buf or not buf[0]:
+        return
+    try:
+        import ctypes
+        munmap = ctypes.CDLL(None).munmap
+        munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+        munmap.restype = ctypes.c_int
+        munmap(int(buf[0], 16), int(buf[1], 16))
+    except Exception:
+        pass
+
+
+def main():
+    chan = Channel(SOCKET, READER)  # noqa: F821 (set by the loader)
+    try:
+        try:
+            report = start_debugpy(CONFIG, chan)  # noqa: F821
+            report["queued"] = DONE is not None  # noqa: F821
+            try:
+                chan.call("ready", report)
+                chan.wait_for_close(release_main_thread)
+            finally:
+                stopped = release(CONFIG)  # noqa: F821
+            # pyattach closed its side only: it reads what the stop did.
+            chan.notify("stopped", stopped)
+        except Failure as exc:
+            chan.call("failed", {"kind": exc.kind, "message": str(exc), "traceback": traceback.format_exc()})
+        except BaseException as exc:
+            chan.call("failed", {"kind": "bootstrap-failed", "message": "%s: %s" % (type(exc).__name__, exc),
+                                 "traceback": traceback.format_exc()})
+    except Exception:
+        pass  # pyattach went away mid-report: nothing more to say
+    finally:
+        release_main_thread()
+        chan.close()
+        release_buffer(CONFIG)  # noqa: F821
+
+
+def release_main_thread():
+    """Let a main thread that waits for us go (see the loader): once the
+    editor has configured the session, or when anything ends the attach."""
+    if DONE is not None:  # noqa: F821 (set by the loader)
+        DONE.set()  # noqa: F821
+
+
+main()

@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/pyattach/pyattach/internal/diag"
+)
+
+// psJSON is the document `pyattach ps --json` prints (docs/ps-json.md).
+type psJSON struct {
+	Processes []diag.Process `json:"processes"`
+}
+
+// runPS lists the Python processes this user could attach to.
+func runPS(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ps", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: pyattach ps [--all] [--json]")
+		fs.PrintDefaults()
+	}
+	all := fs.Bool("all", false, "also list other users' Python processes, which pyattach may not attach to")
+	asJSON := fs.Bool("json", false, "print JSON for process pickers (see docs/ps-json.md)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	procs, err := diag.List(diag.ListOptions{All: *all})
+	if err != nil {
+		return fmt.Errorf("listing processes: %w", err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(psJSON{Processes: procs})
+	}
+	return diag.WriteTable(stdout, procs)
+}

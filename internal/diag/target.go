@@ -1,0 +1,322 @@
+package diag
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/debugpydist"
+	"github.com/pyattach/pyattach/internal/inject"
+	"github.com/pyattach/pyattach/internal/procfs"
+	"github.com/pyattach/pyattach/session"
+)
+
+// Which check reports each of Preflight's refusals.
+var (
+	processCodes    = []attacherr.Code{attacherr.BadArguments, attacherr.NoSuchProcess, attacherr.ProcessExited, attacherr.ZombieProcess, attacherr.StoppedProcess}
+	pythonCodes     = []attacherr.Code{attacherr.NotPython, attacherr.NotCPython, attacherr.UnsupportedPy}
+	permissionCodes = []attacherr.Code{attacherr.PtraceDenied, attacherr.AlreadyTraced}
+)
+
+// checkTarget checks one process: that it runs, runs CPython 3.8 or newer,
+// may be traced, exports the C API the injection calls, can import
+// debugpy, and can reach pyattach over loopback.
+func checkTarget(opts DoctorOptions) []Check {
+	p, err := procfs.Read(opts.PID)
+	if err != nil || opts.PID <= 0 {
+		_, err := session.Preflight(opts.PID) // for its words
+		return []Check{failed("process", attacherr.From(err))}
+	}
+	a := assess(p)
+	checks := []Check{checkProcess(a)}
+	if a.refusedBy(processCodes) {
+		return checks
+	}
+	checks = append(checks, checkPython(a), checkPermission(a))
+	if a.refusedBy(pythonCodes) || a.py == nil {
+		return checks
+	}
+	env := newEnvironment()
+	maps, _ := a.proc.Maps() // unreadable: nothing loaded can be seen
+	checks = append(checks,
+		checkCAPI(a),
+		checkDebugpy(a, env, maps, opts.SuppliedDir),
+		checkLoaded(a, env, maps),
+		checkNetwork(a))
+	if a.py.Version.AtLeast(3, 14) {
+		checks = append(checks, checkRemoteDebug(a))
+	}
+	return checks
+}
+
+// refusedBy reports whether the attach would be refused with one of codes.
+func (a *assessment) refusedBy(codes []attacherr.Code) bool {
+	return a.err != nil && slices.Contains(codes, a.err.Code)
+}
+
+func checkProcess(a *assessment) Check {
+	if a.refusedBy(processCodes) {
+		return failed("process", a.err)
+	}
+	p := a.proc
+	return passed("process", fmt.Sprintf("Process %d (%s) is %s: %s.", p.PID, p.Name, p.State, strings.Join(p.Cmdline, " ")))
+}
+
+func checkPython(a *assessment) Check {
+	switch {
+	case a.refusedBy(pythonCodes):
+		return failed("python", a.err)
+	case a.py == nil:
+		return warned("python", fmt.Sprintf("Cannot tell which Python process %d runs: pyattach may not read its memory map.", a.proc.PID), "")
+	}
+	where := "the executable " + a.py.Library
+	if a.py.Shared {
+		where = a.py.Library
+	}
+	detail := fmt.Sprintf("Process %d runs %s %s, with its C API in %s", a.proc.PID, a.py.Implementation, a.py.Version, where)
+	if a.py.Venv != "" {
+		detail += ", in the virtualenv " + a.py.Venv
+	}
+	return passed("python", detail+".")
+}
+
+func checkPermission(a *assessment) Check {
+	if a.refusedBy(permissionCodes) {
+		return failed("permission", a.err)
+	}
+	p := a.proc
+	err := procfs.CheckPtrace(p)
+	var denied *procfs.PtraceDenied
+	switch {
+	case errors.As(err, &denied):
+		return failed("permission", ptraceError(p, denied))
+	case errors.Is(err, procfs.ErrNoProcess):
+		return failed("permission", attacherr.Wrap(err, attacherr.ProcessExited, fmt.Sprintf("Process %d exited while pyattach was checking it.", p.PID), ""))
+	case err != nil:
+		return warned("permission", fmt.Sprintf("Cannot check permission to trace process %d: %v.", p.PID, err), "")
+	}
+	why := "it runs as pyattach's user and is dumpable"
+	if procfs.HasCapSysPtrace() {
+		why = "pyattach has CAP_SYS_PTRACE"
+	}
+	return passed("permission", fmt.Sprintf("pyattach may trace process %d: %s.", p.PID, why))
+}
+
+// checkCAPI resolves the C-API functions the injection calls in the file
+// that holds the C API.
+func checkCAPI(a *assessment) Check {
+	syms, err := procfs.Symbols(a.py.Library, a.py.LibraryBase, inject.CAPIFunctions[:]...)
+	if err != nil {
+		return warned("c-api", fmt.Sprintf("Cannot read the symbols of %s: %v.", a.py.Library, err), "")
+	}
+	var missing []string
+	for _, name := range inject.CAPIFunctions {
+		if _, ok := syms[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return failed("c-api", attacherr.New(attacherr.GDBFailed,
+			fmt.Sprintf("%s does not export %s, which pyattach calls through gdb to run its bootstrap.", a.py.Library, strings.Join(missing, ", ")),
+			"This build of Python cannot be attached to; a custom build must keep its C API exported (the default)."))
+	}
+	return passed("c-api", fmt.Sprintf("%s exports the C-API functions pyattach calls (%s).", path.Base(a.py.Library), strings.Join(inject.CAPIFunctions[:], ", ")))
+}
+
+// checkDebugpy finds the debugpy the bootstrap would import: the target's
+// own, else pyattach's copy, which the target must be able to read.
+func checkDebugpy(a *assessment, env *environment, maps []procfs.Mapping, supplied string) Check {
+	const name = "debugpy"
+	p := a.proc
+	if _, err := p.Environ(); err != nil {
+		return warned(name, fmt.Sprintf("Cannot tell whether process %d can import debugpy: pyattach may not read its environment.", p.PID), "")
+	}
+	if own := env.debugpy(p, a.py, maps); own != nil {
+		return ownDebugpy(p, own)
+	}
+	installRemedy := debugpydist.InstallRemedy()
+	ours := env.local.lookIn(supplied)
+	if !debugpydist.Installed(supplied) || ours == nil {
+		return failed(name, attacherr.New(attacherr.DebugpyMissing,
+			fmt.Sprintf("Process %d cannot import debugpy from its environment, and pyattach has no copy of its own to supply (none in %s).", p.PID, supplied),
+			installRemedy))
+	}
+	if blocked := unreachable(p, path.Join(supplied, "debugpy", "__init__.py")); blocked != "" {
+		return failed(name, attacherr.New(attacherr.DebugpyMissing,
+			fmt.Sprintf("Process %d cannot import debugpy from its environment, and pyattach's own copy in %s is out of its reach: %s.", p.PID, supplied, blocked),
+			fmt.Sprintf("Install debugpy in the target's environment (pip install debugpy==%s), or put pyattach's copy where the target can read it (`pyattach install-debugpy --dir DIR` and PYATTACH_DEBUGPY_DIR=DIR).", debugpydist.Version)))
+	}
+	return passed(name, fmt.Sprintf("Process %d cannot import debugpy from its environment; pyattach will supply its own debugpy %s from %s.", p.PID, ours.Version, supplied))
+}
+
+// ownDebugpy reports the debugpy found in the target's environment, which
+// the bootstrap prefers to pyattach's copy.
+func ownDebugpy(p *procfs.Process, own *installedDebugpy) Check {
+	detail := fmt.Sprintf("Process %d can import debugpy %s from %s; the bootstrap will use it.", p.PID, own.Version, own.Dir)
+	if older(own.Version, 1, 8) {
+		return warned("debugpy", detail+" It is older than the debugpy 1.8 pyattach is made for.",
+			fmt.Sprintf("Upgrade it in the target's environment (pip install debugpy==%s), or set debugpyPath to pyattach's copy.", debugpydist.Version))
+	}
+	return passed("debugpy", detail)
+}
+
+// older reports whether a version such as "1.6.3+git" is older than
+// major.minor; an unreadable version is not.
+func older(version string, major, minor int) bool {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	return err1 == nil && err2 == nil && (ma < major || ma == major && mi < minor)
+}
+
+// unreachable says why process p could not open file (a path of ours) for
+// reading, judged by existence in its mount namespace and by the permission
+// bits on the way for its effective ids; "" if it can.
+func unreachable(p *procfs.Process, file string) string {
+	root := procFile(p.PID, "root")
+	if _, err := os.Stat(root + file); err != nil {
+		return fmt.Sprintf("%s does not exist in its file system (another mount namespace, such as a container's)", file)
+	}
+	if p.EUID == 0 {
+		return ""
+	}
+	gids := append(supplementaryGroups(p.PID), p.EGID)
+	dir := "/"
+	for _, part := range strings.Split(strings.Trim(path.Clean(file), "/"), "/") {
+		if !permits(root+dir, p.EUID, gids, 1) {
+			return fmt.Sprintf("its user (uid %d) may not enter %s", p.EUID, dir)
+		}
+		dir = path.Join(dir, part)
+	}
+	if !permits(root+file, p.EUID, gids, 4) {
+		return fmt.Sprintf("its user (uid %d) may not read %s", p.EUID, file)
+	}
+	return ""
+}
+
+// permits reports whether the permission bits of file grant uid (in the
+// groups gids) the access bit: 4 read, 1 execute (search, for a directory).
+func permits(file string, uid int, gids []int, bit uint32) bool {
+	info, err := os.Stat(file)
+	if err != nil {
+		return false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return true
+	}
+	mode := uint32(info.Mode().Perm())
+	switch {
+	case int(st.Uid) == uid:
+		return mode>>6&bit != 0
+	case slices.Contains(gids, int(st.Gid)):
+		return mode>>3&bit != 0
+	}
+	return mode&bit != 0
+}
+
+// supplementaryGroups returns the Groups: of process pid's status.
+func supplementaryGroups(pid int) []int {
+	status, err := os.ReadFile(procFile(pid, "status"))
+	if err != nil {
+		return nil
+	}
+	var gids []int
+	for line := range strings.Lines(string(status)) {
+		if list, ok := strings.CutPrefix(line, "Groups:"); ok {
+			for _, f := range strings.Fields(list) {
+				if gid, err := strconv.Atoi(f); err == nil {
+					gids = append(gids, gid)
+				}
+			}
+		}
+	}
+	return gids
+}
+
+// checkLoaded warns when debugpy already runs in the target: reused if an
+// earlier attach started it, in the way if the program started it itself.
+func checkLoaded(a *assessment, env *environment, maps []procfs.Mapping) Check {
+	const name = "debugpy-loaded"
+	pid := a.proc.PID
+	adapter := env.adapters.connectedAdapter(pid)
+	if adapter == 0 && !pydevdMapped(maps) {
+		return passed(name, fmt.Sprintf("debugpy is not running in process %d yet.", pid))
+	}
+	detail := fmt.Sprintf("debugpy already runs in process %d", pid)
+	if adapter != 0 {
+		detail += fmt.Sprintf(" (its adapter is process %d)", adapter)
+	}
+	return warned(name, detail+": an earlier attach or the program itself started it.",
+		"If pyattach started it, attaching again reuses it; if the program did (debugpy.listen), connect your editor to the port it listens on instead.")
+}
+
+// checkNetwork makes sure the bootstrap can reach pyattach on 127.0.0.1:
+// only from the same network namespace.
+func checkNetwork(a *assessment) Check {
+	const name = "network"
+	pid := a.proc.PID
+	theirs, err1 := os.Readlink(procFile(pid, "ns/net"))
+	ours, err2 := os.Readlink("/proc/self/ns/net")
+	switch {
+	case err1 != nil || err2 != nil:
+		return warned(name, fmt.Sprintf("Cannot tell whether process %d shares pyattach's network namespace: %v.", pid, errors.Join(err1, err2)), "")
+	case theirs != ours:
+		return failed(name, attacherr.New(attacherr.Timeout,
+			fmt.Sprintf("Process %d runs in another network namespace (a container): its bootstrap could not reach pyattach on 127.0.0.1, so the attach would time out.", pid),
+			"Run pyattach (and gdb) inside the container, e.g. with `docker exec`, or start the container with --network=host."))
+	}
+	return passed(name, fmt.Sprintf("Process %d shares pyattach's network namespace: its bootstrap can reach pyattach on 127.0.0.1.", pid))
+}
+
+// checkRemoteDebug reports whether a CPython 3.14+ target turned remote
+// debugging (PEP 768) off. pyattach attaches to 3.14+ through that
+// protocol and honours the choice: it injects with gdb instead only if the
+// user allows it.
+func checkRemoteDebug(a *assessment) Check {
+	const name = "remote-debug"
+	env, err := a.proc.Environ()
+	if err != nil {
+		return warned(name, fmt.Sprintf("Cannot tell whether process %d turned remote debugging off: pyattach may not read its environment.", a.proc.PID), "")
+	}
+	how := remoteDebugDisabled(a.proc.Cmdline, env)
+	if how == "" {
+		return passed(name, fmt.Sprintf("Process %d was not started with remote debugging turned off (PYTHON_DISABLE_REMOTE_DEBUG, -X disable-remote-debug).", a.proc.PID))
+	}
+	return Check{Name: name, Status: Fail,
+		Detail: fmt.Sprintf("Process %d turned remote debugging off (%s), and pyattach honours that.", a.proc.PID, how),
+		Remedy: fmt.Sprintf("Restart it without %s, or let pyattach inject with gdb instead.", how)}
+}
+
+// remoteDebugDisabled returns how a command line and environment turn
+// CPython 3.14's remote debugging off ("-X disable-remote-debug",
+// "PYTHON_DISABLE_REMOTE_DEBUG"), or "". As in CPython's initconfig.c, the
+// -X option counts only hyphenated (the documented disable_remote_debug is
+// ignored), and the variable counts when set at all, unless -E or -I.
+func remoteDebugDisabled(argv, env []string) string {
+	flags := parseFlags(argv)
+	for _, x := range flags.xOptions {
+		if opt, _, _ := strings.Cut(x, "="); opt == "disable-remote-debug" {
+			return "-X " + x
+		}
+	}
+	const variable = "PYTHON_DISABLE_REMOTE_DEBUG"
+	if flags.ignoreEnv {
+		return ""
+	}
+	for _, e := range env {
+		if strings.HasPrefix(e, variable+"=") {
+			return variable
+		}
+	}
+	return ""
+}

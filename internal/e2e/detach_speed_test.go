@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pyattach/pyattach/internal/bootstrap"
+	"github.com/pyattach/pyattach/internal/busy"
+	"github.com/pyattach/pyattach/internal/daptest"
+	"github.com/pyattach/pyattach/internal/testtarget"
+)
+
+// minAfterDetach is the least throughput, relative to its untouched twin,
+// that a program must have after a session (issue 21: debugpy's tracer
+// left in its threads made it 2-8 times slower). It is tolerant: two
+// busy programs sharing a loaded 2-CPU machine measure 0.9-1.1.
+const minAfterDetach = 0.8
+
+// TestDetachRestoresSpeed attaches to a busy program with threads (three
+// from its start, one started during the session) with a breakpoint that
+// is never hit, detaches, and checks, on every interpreter found, that
+// the program is as it was before the attach: from inside, no thread
+// finds a trace or profile function or a sys.monitoring tool of the
+// debugger in itself, while its own profile function and monitoring tool
+// are still there; the bootstrap says it left nothing behind; and from
+// outside, it gets as much work done per CPU second as an untouched twin
+// that ran alongside.
+func TestDetachRestoresSpeed(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	t.Cleanup(func() { // after every subtest, parallel ones included
+		slices.Sort(lines)
+		t.Logf("throughput of the attached program over its twin's (work per CPU second; wall clock in parentheses):\n%s", strings.Join(lines, "\n"))
+	})
+	record := func(line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, line)
+	}
+	t.Run("forky-3.14", func(t *testing.T) { // not parallel: forkyRoot sets TMPDIR
+		root := forkyRoot(t)
+		py := forky314(t, root, inChroot)
+		recordInterpreter(py.Label + " (remote exec, PEP 768)")
+		record(detachSpeed(t, py))
+	})
+	for _, py := range testtarget.Interpreters(t) {
+		t.Run(py.Label, func(t *testing.T) {
+			t.Parallel()
+			recordInterpreter(py.Label + " (debugpy " + debugpyLabel(py) + ")")
+			record(detachSpeed(t, py))
+		})
+	}
+}
+
+// detachSpeed runs TestDetachRestoresSpeed on one interpreter and returns
+// its line of the summary.
+func detachSpeed(t *testing.T, py testtarget.Interpreter) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "busy.py")
+	if err := os.WriteFile(script, busy.Script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	statusA, statusB := filepath.Join(dir, "attached.json"), filepath.Join(dir, "twin.json")
+	target := testtarget.Start(t, py, script, testtarget.WithEnv(busy.StatusEnv+"="+statusA))
+	testtarget.Start(t, py, script, testtarget.WithEnv(busy.StatusEnv+"="+statusB))
+	compare := func(when string, d time.Duration) busy.Comparison {
+		t.Helper()
+		c, err := busy.Compare(ctx, statusA, statusB, d)
+		if err != nil {
+			t.Fatalf("measuring %s: %v", when, err)
+		}
+		return c
+	}
+	before := compare("before the attach", time.Second)
+
+	logPath := filepath.Join(t.TempDir(), "pyattach.log")
+	c := daptest.StartAdapter(t, bin, "dap", "--log", logPath)
+	c.Initialize(daptest.DefaultInitializeArgs())
+	attach := c.Send("attach", map[string]any{"processId": target.PID})
+	c.ExpectEvent("initialized")
+	if bps := c.SetBreakpoints(script, []int{busy.BreakLine}); len(bps) != 1 || !bps[0].Verified {
+		t.Fatalf("breakpoint not verified: %+v", bps)
+	}
+	c.ConfigurationDone()
+	if resp := c.ExpectResponse(attach); !resp.Success {
+		t.Fatalf("attach failed: %s", resp.Message)
+	}
+	if _, err := busy.WaitFor(ctx, statusA, func(s busy.Status) bool { return s.Late }); err != nil {
+		t.Fatalf("the program never found the debugger in itself (it starts a thread then): %v", err)
+	}
+	while := compare("while attached", time.Second)
+	c.Disconnect(false)
+	c.Close()
+	c.Adapter().ExpectExit() // the session has ended: the bootstrap has answered, or 2 s have passed
+	detached := time.Now()
+	stopped := stopReport(t, logPath)
+
+	// From inside: every thread looks at itself again after the detach.
+	s, err := busy.WaitFor(ctx, statusA, func(s busy.Status) bool { return s.LookedSince(detached, busy.ThreadNames...) })
+	if err != nil {
+		t.Fatalf("the program's threads did not report after the detach: %v", err)
+	}
+	if left := s.Foreign(); len(left) > 0 {
+		t.Errorf("after the detach the program still has:\n%s", strings.Join(left, "\n"))
+	}
+	if gone := s.Missing(py.Major > 3 || py.Minor >= 12); len(gone) > 0 {
+		t.Errorf("the detach removed the program's own %s", strings.Join(gone, "; "))
+	}
+	if !stopped.Clean() {
+		t.Errorf("the bootstrap did not stop debugpy cleanly: %+v", stopped)
+	}
+
+	// From outside: as much work per CPU second as the twin.
+	after := compare("after the detach", 1500*time.Millisecond)
+	line := fmt.Sprintf("%s (debugpy %s): before %s, while attached %s, after the detach %s; the bootstrap removed %v in %.1f ms",
+		py.Label, debugpyLabel(py), before, while, after, stopped.Removed, stopped.Seconds*1000)
+	t.Log(line)
+	if after.CPU < minAfterDetach {
+		t.Errorf("after the detach the program does %.2f of its twin's work per CPU second; want at least %.2f", after.CPU, minAfterDetach)
+	}
+	target.WaitProgress(t)
+	return line
+}
+
+// stopReportLine finds the bootstrap's last word in the session log.
+var stopReportLine = regexp.MustCompile(`msg="debugpy (?:stopped|keeps running)[^"]*".* report=("(?:[^"\\]|\\.)*")`)
+
+// stopReport returns what the bootstrap said it did when the session
+// ended, from pyattach's log.
+func stopReport(t *testing.T, logPath string) *bootstrap.Stopped {
+	t.Helper()
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := stopReportLine.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("pyattach's log has no report of the bootstrap's stop:\n%s", tailOf(string(b), 3000))
+	}
+	raw, err := strconv.Unquote(string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st bootstrap.Stopped
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		t.Fatalf("the bootstrap's stop report %s: %v", raw, err)
+	}
+	return &st
+}
+
+func tailOf(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
