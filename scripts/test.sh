@@ -20,14 +20,16 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt needed on: $unformatted" >&2
 	exit 1
 fi
-go vet "${packages[@]}"
-staticcheck "${packages[@]}"
+# The end-to-end suite is behind the e2e build tag (a plain `go test ./...`
+# runs the unit tests only); check its code too.
+go vet -tags e2e "${packages[@]}"
+staticcheck -tags e2e "${packages[@]}"
 
 step "unit tests"
 go test -count=1 "${unit_packages[@]}"
 
 step "end-to-end tests (real gdb, real debugpy, every interpreter found)"
-go test -count=1 -timeout=25m -v ./internal/e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
+go test -tags e2e -count=1 -timeout=25m -v ./internal/e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
 test "${PIPESTATUS[0]}" -eq 0
 
 # A count, not a duration: with -fuzztime=10s, Go 1.26's fuzzing coordinator
