@@ -94,8 +94,7 @@ environment:
 }
 
 func runDAP(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dap", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("dap", "", stderr)
 	logPath := fs.String("log", os.Getenv(envLog), "record every DAP message, gdb command and attach step in `FILE`")
 	gdb := fs.String("gdb", "", "gdb executable to use when the client names none (default: gdb on PATH)")
 	listen := fs.String("listen", "", "serve any number of DAP clients on `HOST:PORT` (loopback only, unless --allow-remote) instead of stdin/stdout")
@@ -140,6 +139,20 @@ func listenDAP(addr string, allowRemote bool, stderr io.Writer) (net.Listener, e
 	return net.Listen("tcp", addr)
 }
 
+// newFlags returns the flag set of a subcommand, which reports errors on
+// stderr and starts its help with usage (nothing when usage is "").
+func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if usage != "" {
+		fs.Usage = func() {
+			fmt.Fprintln(stderr, usage)
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
 // openLog opens the --log file, or returns a logger that discards.
 func openLog(path string) (*slog.Logger, func(), error) {
 	if path == "" {
@@ -153,8 +166,7 @@ func openLog(path string) (*slog.Logger, func(), error) {
 }
 
 func runInstallDebugpy(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("install-debugpy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("install-debugpy", "", stderr)
 	python := fs.String("python", "python3", "a Python with pip, used to download the wheels")
 	dir := fs.String("dir", debugpydist.Dir(), "where to install")
 	if err := fs.Parse(args); err != nil {

@@ -100,12 +100,7 @@ func (d *debugFlags) run(pid int, stdout, stderr io.Writer) error {
 }
 
 func runDebug(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("debug", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: pyattach debug [flags] PID\n\nAttach to PID, report each stop at the breakpoints, detach and leave it running.")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("debug", "usage: pyattach debug [flags] PID\n\nAttach to PID, report each stop at the breakpoints, detach and leave it running.", stderr)
 	var d debugFlags
 	d.register(fs)
 	positional, err := parseInterspersed(fs, args)

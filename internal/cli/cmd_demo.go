@@ -4,7 +4,6 @@ import (
 	"bytes"
 	_ "embed"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,8 +24,7 @@ var demoSample []byte
 const demoMarker = "# BREAK:demo"
 
 func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo", "", stderr)
 	python := fs.String("python", "python3", "the Python to run the sample service with")
 	var d debugFlags
 	d.register(fs)

@@ -18,12 +18,7 @@ import (
 // runDoctor checks gdb, the ptrace policy and, given a PID, that process,
 // printing each check with its remedy; it fails when an attach would.
 func runDoctor(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: pyattach doctor [--json] [--gdb PATH] [PID]")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("doctor", "usage: pyattach doctor [--json] [--gdb PATH] [PID]", stderr)
 	asJSON := fs.Bool("json", false, "print the checks as JSON")
 	gdb := fs.String("gdb", "", "check this gdb instead of the gdb on PATH")
 	pid, err := parseDoctorArgs(fs, args)

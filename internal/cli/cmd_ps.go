@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 
@@ -16,12 +15,7 @@ type psJSON struct {
 
 // runPS lists the Python processes this user could attach to.
 func runPS(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ps", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: pyattach ps [--all] [--json]")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("ps", "usage: pyattach ps [--all] [--json]", stderr)
 	all := fs.Bool("all", false, "also list other users' Python processes, which pyattach may not attach to")
 	asJSON := fs.Bool("json", false, "print JSON for process pickers (see docs/ps-json.md)")
 	if err := fs.Parse(args); err != nil {

@@ -108,36 +108,24 @@ func findHazard(frames []string) (*hazard, string) {
 	return nil, ""
 }
 
-func equals(names ...string) func(string) bool {
-	return func(fn string) bool {
-		for _, n := range names {
-			if fn == n {
-				return true
-			}
-		}
-		return false
-	}
-}
+// equals, prefixes and contains match a function name against names.
+var (
+	equals   = matching(func(fn, name string) bool { return fn == name })
+	prefixes = matching(strings.HasPrefix)
+	contains = matching(strings.Contains)
+)
 
-func prefixes(ps ...string) func(string) bool {
-	return func(fn string) bool {
-		for _, p := range ps {
-			if strings.HasPrefix(fn, p) {
-				return true
+// matching turns a test of one name into a matcher of any of several.
+func matching(test func(fn, name string) bool) func(names ...string) func(string) bool {
+	return func(names ...string) func(string) bool {
+		return func(fn string) bool {
+			for _, n := range names {
+				if test(fn, n) {
+					return true
+				}
 			}
+			return false
 		}
-		return false
-	}
-}
-
-func contains(parts ...string) func(string) bool {
-	return func(fn string) bool {
-		for _, p := range parts {
-			if strings.Contains(fn, p) {
-				return true
-			}
-		}
-		return false
 	}
 }
 
