@@ -1,18 +1,17 @@
 package daptest
 
 import (
-	"bufio"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/google/go-dap"
+	"github.com/pyattach/pyattach/internal/dapio"
 )
 
 // DefaultTimeout is how long a Client waits for an expected message before
@@ -20,39 +19,31 @@ import (
 // about speed.
 const DefaultTimeout = 60 * time.Second
 
-// Client is the editor's side of a DAP conversation with one adapter.
+// Client is the editor's side of a DAP conversation with one adapter: a
+// dapio.Client (which numbers, sends, and logs what arrives) with the
+// waits of a test, which fail it with a transcript.
 type Client struct {
 	t       testing.TB
 	r       io.Reader
 	w       io.Writer
 	adapter *Adapter // nil unless started by StartAdapter
-	start   time.Time
+	dap     *dapio.Client
+	log     *transcript
 
-	writeMu sync.Mutex // serialises frames: go-dap writes header and content separately
-	seq     int        // last seq sent; guarded by writeMu
+	writeMu sync.Mutex // a raw write must not land inside a frame
 
 	mu       sync.Mutex
 	timeout  time.Duration
-	sent     map[int]string // command of each request sent, by seq
-	pending  []*Message     // received and not yet taken by an Expect call
-	received []*Message     // everything received, for Events
-	log      []entry        // the transcript
-	problems []string       // bad output from the adapter not yet reported to the test
-	arrived  chan struct{}  // closed and replaced whenever a message arrives or the stream ends
-	ended    bool           // the adapter's output has ended
-	endErr   error          // why it ended
-	closing  bool           // Close has begun, so read errors are expected
-	dumped   bool           // the transcript is already in the test log
+	sent     map[int]string   // command of each request sent, by seq
+	taken    map[int]bool     // log indices an Expect call took
+	parsed   map[int]*Message // log indices decoded so far
+	checked  int              // log entries already checked for bad output
+	ended    bool             // the end of the adapter's output has been noted
+	closing  bool             // Close has begun, so read errors are expected
+	dumped   bool             // the transcript is already in the test log
+	problems []string         // bad output from the adapter not yet reported to the test
 
-	readerDone chan struct{}
-	closeOnce  sync.Once
-}
-
-// entry is one line of the transcript.
-type entry struct {
-	at   time.Duration // since the client started
-	dir  string        // "->" sent, "<-" received, "--" a note
-	text []byte
+	closeOnce sync.Once
 }
 
 // New returns a client talking DAP over r (the adapter's output) and w (its
@@ -66,18 +57,18 @@ func New(t testing.TB, r io.Reader, w io.Writer) *Client {
 }
 
 func newClient(t testing.TB, r io.Reader, w io.Writer) *Client {
-	c := &Client{
-		t:          t,
-		r:          r,
-		w:          w,
-		start:      time.Now(),
-		timeout:    DefaultTimeout,
-		sent:       map[int]string{},
-		arrived:    make(chan struct{}),
-		readerDone: make(chan struct{}),
+	log := &transcript{start: time.Now()}
+	return &Client{
+		t:       t,
+		r:       r,
+		w:       w,
+		log:     log,
+		dap:     dapio.NewClient(r, w, slog.New(log)),
+		timeout: DefaultTimeout,
+		sent:    map[int]string{},
+		taken:   map[int]bool{},
+		parsed:  map[int]*Message{},
 	}
-	go c.readLoop(bufio.NewReader(r))
-	return c
 }
 
 // SetTimeout sets how long each wait lasts before it fails the test.
@@ -97,65 +88,12 @@ func (c *Client) Timeout() time.Duration {
 // Adapter returns the adapter process, or nil if the client was made by New.
 func (c *Client) Adapter() *Adapter { return c.adapter }
 
-// readLoop queues every frame the adapter sends until its output ends. It
-// never calls the test: problems are reported by the next wait or by Close,
-// on the test's goroutine.
-func (c *Client) readLoop(r *bufio.Reader) {
-	defer close(c.readerDone)
-	for {
-		raw, err := dap.ReadBaseMessage(r)
-		if err != nil {
-			c.end(err)
-			return
-		}
-		c.receive(raw)
-	}
-}
-
-func (c *Client) receive(raw []byte) {
-	m, err := parseMessage(raw)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.note("<-", raw)
-	if err != nil {
-		c.problems = append(c.problems, fmt.Sprintf("the adapter sent a malformed message: %v: %s", err, clip(raw)))
-	} else {
-		c.pending = append(c.pending, m)
-		c.received = append(c.received, m)
-	}
-	c.wake()
-}
-
-func (c *Client) end(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ended, c.endErr = true, err
-	c.note("--", []byte("adapter output ended: "+err.Error()))
-	if !errors.Is(err, io.EOF) && !c.closing {
-		c.problems = append(c.problems, fmt.Sprintf("reading the adapter's output failed: %v", err))
-	}
-	c.wake()
-}
-
-// note appends to the transcript; c.mu must be held.
-func (c *Client) note(dir string, text []byte) {
-	c.log = append(c.log, entry{at: time.Since(c.start), dir: dir, text: text})
-}
-
-// wake tells every waiter that something arrived; c.mu must be held.
-func (c *Client) wake() {
-	close(c.arrived)
-	c.arrived = make(chan struct{})
-}
-
 // Send sends a request and returns its seq without waiting for the response.
 // args may be nil, a go-dap arguments type or anything that marshals to a
 // JSON object.
 func (c *Client) Send(command string, args any) int {
 	c.t.Helper()
-	return c.write(func(seq int) any {
-		return request{Seq: seq, Type: "request", Command: command, Arguments: args}
-	}, command)
+	return c.write(request{Type: "request", Command: command, Arguments: args}, command)
 }
 
 // Request sends a request and waits for its response, which may be a
@@ -187,17 +125,13 @@ func (c *Client) Call(command string, args any, body any) {
 // a success response carrying body, which may be nil.
 func (c *Client) Respond(req *Message, body any) {
 	c.t.Helper()
-	c.write(func(seq int) any {
-		return response{Seq: seq, Type: "response", RequestSeq: req.Seq, Command: req.Command, Success: true, Body: body}
-	}, "")
+	c.write(response{Type: "response", RequestSeq: req.Seq, Command: req.Command, Success: true, Body: body}, "")
 }
 
 // RespondError answers a reverse request with a failure response.
 func (c *Client) RespondError(req *Message, message string) {
 	c.t.Helper()
-	c.write(func(seq int) any {
-		return response{Seq: seq, Type: "response", RequestSeq: req.Seq, Command: req.Command, Message: message}
-	}, "")
+	c.write(response{Type: "response", RequestSeq: req.Seq, Command: req.Command, Message: message}, "")
 }
 
 type request struct {
@@ -217,27 +151,22 @@ type response struct {
 	Body       any    `json:"body,omitempty"`
 }
 
-// write frames and sends the message build makes with the next seq.
-// command, if not empty, is recorded so waits can name the request.
-func (c *Client) write(build func(seq int) any, command string) int {
+// write sends m with the next seq. command, if not empty, is recorded so
+// waits can name the request.
+func (c *Client) write(m any, command string) int {
 	c.t.Helper()
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	c.seq++
-	b, err := json.Marshal(build(c.seq))
+	seq, err := c.dap.SendMessage(m)
+	if command != "" && seq != 0 {
+		c.mu.Lock()
+		c.sent[seq] = command
+		c.mu.Unlock()
+	}
 	if err != nil {
-		c.fatalf("encoding message %d: %v", c.seq, err)
+		c.fatalf("sending message %d to the adapter: %v", seq, err)
 	}
-	c.mu.Lock()
-	c.note("->", b)
-	if command != "" {
-		c.sent[c.seq] = command
-	}
-	c.mu.Unlock()
-	if err := dap.WriteBaseMessage(c.w, b); err != nil {
-		c.fatalf("sending message %d to the adapter: %v", c.seq, err)
-	}
-	return c.seq
+	return seq
 }
 
 // WriteRaw sends b exactly as given, without framing, for tests that feed
@@ -246,9 +175,7 @@ func (c *Client) WriteRaw(b []byte) {
 	c.t.Helper()
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	c.mu.Lock()
-	c.note("->", append([]byte("(raw) "), b...))
-	c.mu.Unlock()
+	c.log.note("->", append([]byte("(raw) "), b...))
 	if _, err := c.w.Write(b); err != nil {
 		c.fatalf("writing raw bytes to the adapter: %v", err)
 	}
@@ -309,11 +236,12 @@ func (c *Client) ExpectReverseRequest(command string) *Message {
 // Events returns every event named event received so far, including those
 // Expect calls took, without waiting.
 func (c *Client) Events(event string) []*Message {
+	log, _, _ := c.dap.State()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []*Message
-	for _, m := range c.received {
-		if m.Type == "event" && m.Event == event {
+	for i := range log {
+		if m := c.message(log, i); m != nil && m.Type == "event" && m.Event == event {
 			out = append(out, m)
 		}
 	}
@@ -324,21 +252,37 @@ func (c *Client) Events(event string) []*Message {
 // exited.
 func (c *Client) ExpectClosed() {
 	c.t.Helper()
-	c.await("the adapter to close its output", func() bool { return c.ended })
+	c.await("the adapter to close its output", func([]dapio.Received, error) bool { return c.ended })
 	c.reportProblems()
 }
 
-// take waits for the first queued message that match accepts and removes it
-// from the queue.
+// message returns log entry i decoded, or nil for a malformed one; c.mu
+// must be held.
+func (c *Client) message(log []dapio.Received, i int) *Message {
+	if m, ok := c.parsed[i]; ok {
+		return m
+	}
+	var m *Message
+	if log[i].Err == nil {
+		m, _ = parseMessage(log[i].Body)
+	}
+	c.parsed[i] = m
+	return m
+}
+
+// take waits for the first message not yet taken that match accepts, and
+// takes it.
 func (c *Client) take(what string, match func(*Message) bool) *Message {
 	c.t.Helper()
 	var found *Message
-	c.await(what, func() bool {
-		if i := slices.IndexFunc(c.pending, match); i >= 0 {
-			found = c.pending[i]
-			c.pending = slices.Delete(c.pending, i, i+1)
+	c.await(what, func(log []dapio.Received, _ error) bool {
+		for i := range log {
+			if m := c.message(log, i); m != nil && !c.taken[i] && match(m) {
+				c.taken[i], found = true, m
+				return true
+			}
 		}
-		return found != nil || c.ended
+		return c.ended
 	})
 	if found == nil {
 		c.fatalf("the adapter's output ended (%v) while waiting for %s", c.endError(), what)
@@ -346,37 +290,58 @@ func (c *Client) take(what string, match func(*Message) bool) *Message {
 	return found
 }
 
-// await waits until done, called with c.mu held, returns true, and fails the
-// test after the timeout.
-func (c *Client) await(what string, done func() bool) {
+// await waits until done, called with c.mu held on the log so far and the
+// stream's end, returns true, and fails the test after the timeout.
+func (c *Client) await(what string, done func(log []dapio.Received, end error) bool) {
 	c.t.Helper()
 	timeout := c.Timeout()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
+		log, changed, end := c.dap.State()
+		c.check(log, end)
 		c.reportProblems()
 		c.mu.Lock()
-		ok, arrived := done(), c.arrived
+		ok := done(log, end)
 		c.mu.Unlock()
 		if ok {
 			return
 		}
 		select {
-		case <-arrived:
+		case <-changed:
 		case <-timer.C:
 			c.fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 	}
 }
 
-func (c *Client) endError() error {
+// check notes, once each, the malformed frames in the log and the end of
+// the adapter's output, as problems unless they are expected.
+func (c *Client) check(log []dapio.Received, end error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.endErr
+	for ; c.checked < len(log); c.checked++ {
+		if f := log[c.checked]; f.Err != nil {
+			c.problems = append(c.problems, fmt.Sprintf("the adapter sent a malformed message: %v: %s", f.Err, clip(f.Body)))
+		}
+	}
+	if end == nil || c.ended {
+		return
+	}
+	c.ended = true
+	c.log.note("--", []byte("adapter output ended: "+end.Error()))
+	if !errors.Is(end, io.EOF) && !c.closing {
+		c.problems = append(c.problems, fmt.Sprintf("reading the adapter's output failed: %v", end))
+	}
+}
+
+func (c *Client) endError() error {
+	_, _, end := c.dap.State()
+	return end
 }
 
 // reportProblems fails the test, without stopping it, for each piece of bad
-// output the reader found since the last report.
+// output found since the last report.
 func (c *Client) reportProblems() {
 	c.t.Helper()
 	c.mu.Lock()
@@ -398,51 +363,34 @@ func (c *Client) fatalf(format string, args ...any) {
 // dump returns the unconsumed messages and the transcript, and marks the
 // transcript as logged.
 func (c *Client) dump() string {
+	log, _, _ := c.dap.State()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dumped = true
+	var unconsumed []*Message
+	for i := range log {
+		if m := c.message(log, i); m != nil && !c.taken[i] {
+			unconsumed = append(unconsumed, m)
+		}
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "unconsumed messages (%d):\n", len(c.pending))
-	for _, m := range c.pending {
+	fmt.Fprintf(&b, "unconsumed messages (%d):\n", len(unconsumed))
+	for _, m := range unconsumed {
 		fmt.Fprintf(&b, "\t%s\n", m)
 	}
 	b.WriteString("transcript:\n")
-	c.writeTranscript(&b)
+	b.WriteString(c.log.String())
 	return b.String()
 }
 
 // Transcript returns every message sent and received, in order, with the
 // time since the client started.
-func (c *Client) Transcript() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var b strings.Builder
-	c.writeTranscript(&b)
-	return b.String()
-}
-
-// writeTranscript formats the transcript; c.mu must be held.
-func (c *Client) writeTranscript(b *strings.Builder) {
-	for _, e := range c.log {
-		fmt.Fprintf(b, "\t%8.3fs %s %s\n", e.at.Seconds(), e.dir, clip(e.text))
-	}
-}
-
-// maxLogged bounds each message in failure output, so one large variables
-// response cannot bury the rest.
-const maxLogged = 4096
-
-func clip(b []byte) string {
-	if len(b) <= maxLogged {
-		return string(b)
-	}
-	return fmt.Sprintf("%s... (%d more bytes)", b[:maxLogged], len(b)-maxLogged)
-}
+func (c *Client) Transcript() string { return c.log.String() }
 
 // Close ends the conversation: it closes the adapter's input, stops the
 // adapter if StartAdapter started it, closes the adapter's output and waits
-// for the reader goroutine to stop. It runs in t.Cleanup; calling it earlier
-// is allowed.
+// for the reader to stop. It runs in t.Cleanup; calling it earlier is
+// allowed.
 func (c *Client) Close() {
 	c.t.Helper()
 	c.closeOnce.Do(c.close)
@@ -458,11 +406,13 @@ func (c *Client) close() {
 		c.adapter.stop(c.t)
 	}
 	closeStream(c.r)
-	select {
-	case <-c.readerDone:
-	case <-time.After(c.Timeout()):
-		c.t.Errorf("daptest: the reader goroutine is still blocked %v after Close: the adapter's output is not an io.Closer and did not end", c.Timeout())
+	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout())
+	defer cancel()
+	if _, _, err := c.dap.Until(ctx, c.dap.Len(), "the end of the adapter's output", func(dapio.Frame) bool { return false }); errors.Is(err, context.DeadlineExceeded) {
+		c.t.Errorf("daptest: the reader is still blocked %v after Close: the adapter's output is not an io.Closer and did not end", c.Timeout())
 	}
+	log, _, end := c.dap.State()
+	c.check(log, end)
 	c.reportProblems()
 }
 

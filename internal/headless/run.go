@@ -72,7 +72,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		fromClient.Close()
 		<-served
 	}()
-	s := &session{c: newClient(toClient, fromClient), o: o, report: &Report{PID: o.PID}}
+	s := &session{c: dapio.NewClient(toClient, fromClient, nil), o: o, report: &Report{PID: o.PID}}
 	err := s.run(ctx)
 	s.report.Narration = s.narration()
 	return s.report, err
@@ -80,7 +80,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 // session is one scripted run.
 type session struct {
-	c        *client
+	c        *dapio.Client
 	o        Options
 	report   *Report
 	attached bool
@@ -88,7 +88,7 @@ type session struct {
 }
 
 func (s *session) run(ctx context.Context) (err error) {
-	if err := s.c.call(ctx, "initialize", map[string]any{
+	if err := s.c.Call(ctx, "initialize", map[string]any{
 		"clientID": "pyattach-debug", "clientName": "pyattach debug", "adapterID": "pyattach",
 		"linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path", "supportsVariableType": true,
 	}, nil); err != nil {
@@ -101,7 +101,7 @@ func (s *session) run(ctx context.Context) (err error) {
 	next := 0
 	for hit := 0; hit < s.o.Hits; hit++ {
 		if hit > 0 {
-			if err := s.c.call(ctx, "continue", map[string]any{"threadId": s.stopped}, nil); err != nil {
+			if err := s.c.Call(ctx, "continue", map[string]any{"threadId": s.stopped}, nil); err != nil {
 				return err
 			}
 			s.stopped = 0
@@ -121,33 +121,33 @@ func (s *session) attach(ctx context.Context) error {
 		args[k] = v
 	}
 	args["processId"] = s.o.PID
-	seq, err := s.c.send("attach", args)
+	seq, err := s.c.Send("attach", args)
 	if err != nil {
 		return err
 	}
-	f, _, err := s.c.until(ctx, 0, "the attach", func(f dapio.Frame) bool { return isEvent("initialized")(f) || isResponseTo(seq)(f) })
+	f, _, err := s.c.Until(ctx, 0, "the attach", func(f dapio.Frame) bool { return dapio.IsEvent("initialized")(f) || dapio.IsResponseTo(seq)(f) })
 	if err != nil {
 		return err
 	}
 	if f.Env.Type == "response" {
-		return decodeResponse("attach", f, nil)
+		return dapio.DecodeResponse("attach", f.Body, nil)
 	}
 	s.attached = true
 	for file, lines := range s.byFile() {
 		var body dap.SetBreakpointsResponseBody
-		if err := s.c.call(ctx, "setBreakpoints", breakpointArgs(file, lines), &body); err != nil {
+		if err := s.c.Call(ctx, "setBreakpoints", breakpointArgs(file, lines), &body); err != nil {
 			return err
 		}
 		s.report.Breakpoints = append(s.report.Breakpoints, body.Breakpoints...)
 	}
-	if err := s.c.call(ctx, "configurationDone", nil, nil); err != nil {
+	if err := s.c.Call(ctx, "configurationDone", nil, nil); err != nil {
 		return err
 	}
-	resp, _, err := s.c.until(ctx, 0, "the attach", isResponseTo(seq))
+	resp, _, err := s.c.Until(ctx, 0, "the attach", dapio.IsResponseTo(seq))
 	if err != nil {
 		return err
 	}
-	return decodeResponse("attach", resp, nil)
+	return dapio.DecodeResponse("attach", resp.Body, nil)
 }
 
 func (s *session) byFile() map[string][]int {
@@ -171,7 +171,7 @@ func breakpointArgs(file string, lines []int) map[string]any {
 func (s *session) waitForStop(ctx context.Context, from int) (int, error) {
 	wctx, cancel := context.WithTimeout(ctx, s.o.Wait)
 	defer cancel()
-	f, next, err := s.c.until(wctx, from, "a breakpoint to be hit", isEvent("stopped"))
+	f, next, err := s.c.Until(wctx, from, "a breakpoint to be hit", dapio.IsEvent("stopped"))
 	if err != nil {
 		if wctx.Err() != nil && ctx.Err() == nil {
 			return next, fmt.Errorf("no breakpoint was hit within %s (is the code at the breakpoints running?)", s.o.Wait)
@@ -194,7 +194,7 @@ func (s *session) waitForStop(ctx context.Context, from int) (int, error) {
 func (s *session) inspect(ctx context.Context, ev dap.StoppedEventBody) (Stop, error) {
 	stop := Stop{Reason: ev.Reason, ThreadID: ev.ThreadId}
 	var threads dap.ThreadsResponseBody
-	if err := s.c.call(ctx, "threads", nil, &threads); err == nil {
+	if err := s.c.Call(ctx, "threads", nil, &threads); err == nil {
 		for _, th := range threads.Threads {
 			if th.Id == ev.ThreadId {
 				stop.ThreadName = th.Name
@@ -202,7 +202,7 @@ func (s *session) inspect(ctx context.Context, ev dap.StoppedEventBody) (Stop, e
 		}
 	}
 	var stack dap.StackTraceResponseBody
-	if err := s.c.call(ctx, "stackTrace", map[string]any{"threadId": ev.ThreadId, "levels": 20}, &stack); err != nil {
+	if err := s.c.Call(ctx, "stackTrace", map[string]any{"threadId": ev.ThreadId, "levels": 20}, &stack); err != nil {
 		return stop, err
 	}
 	for _, fr := range stack.StackFrames {
@@ -221,7 +221,7 @@ func (s *session) inspect(ctx context.Context, ev dap.StoppedEventBody) (Stop, e
 	for _, expr := range s.o.Evaluate {
 		var res dap.EvaluateResponseBody
 		ev := Evaluation{Expression: expr}
-		if err := s.c.call(ctx, "evaluate", map[string]any{"expression": expr, "frameId": top, "context": "repl"}, &res); err != nil {
+		if err := s.c.Call(ctx, "evaluate", map[string]any{"expression": expr, "frameId": top, "context": "repl"}, &res); err != nil {
 			ev.Error = err.Error()
 		} else {
 			ev.Result = res.Result
@@ -233,7 +233,7 @@ func (s *session) inspect(ctx context.Context, ev dap.StoppedEventBody) (Stop, e
 
 func (s *session) locals(ctx context.Context, frameID int) ([]Variable, error) {
 	var scopes dap.ScopesResponseBody
-	if err := s.c.call(ctx, "scopes", map[string]any{"frameId": frameID}, &scopes); err != nil {
+	if err := s.c.Call(ctx, "scopes", map[string]any{"frameId": frameID}, &scopes); err != nil {
 		return nil, err
 	}
 	for _, sc := range scopes.Scopes {
@@ -241,7 +241,7 @@ func (s *session) locals(ctx context.Context, frameID int) ([]Variable, error) {
 			continue
 		}
 		var vars dap.VariablesResponseBody
-		if err := s.c.call(ctx, "variables", map[string]any{"variablesReference": sc.VariablesReference}, &vars); err != nil {
+		if err := s.c.Call(ctx, "variables", map[string]any{"variablesReference": sc.VariablesReference}, &vars); err != nil {
 			return nil, err
 		}
 		var out []Variable
@@ -263,12 +263,12 @@ func (s *session) detach() error {
 	defer cancel()
 	var errs []error
 	for file := range s.byFile() {
-		errs = append(errs, s.c.call(ctx, "setBreakpoints", breakpointArgs(file, nil), nil))
+		errs = append(errs, s.c.Call(ctx, "setBreakpoints", breakpointArgs(file, nil), nil))
 	}
 	if s.stopped != 0 {
-		errs = append(errs, s.c.call(ctx, "continue", map[string]any{"threadId": s.stopped}, nil))
+		errs = append(errs, s.c.Call(ctx, "continue", map[string]any{"threadId": s.stopped}, nil))
 	}
-	errs = append(errs, s.c.call(ctx, "disconnect", map[string]any{"terminateDebuggee": false}, nil))
+	errs = append(errs, s.c.Call(ctx, "disconnect", map[string]any{"terminateDebuggee": false}, nil))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("detaching: %w", err)
 	}
@@ -279,11 +279,11 @@ func (s *session) detach() error {
 // narration is what pyattach said while attaching.
 func (s *session) narration() []string {
 	var out []string
-	for _, f := range s.c.frames(0) {
+	for _, f := range s.c.Frames(0) {
 		var ev struct {
 			Body dap.OutputEventBody `json:"body"`
 		}
-		if isEvent("output")(f) && json.Unmarshal(f.Body, &ev) == nil && strings.HasPrefix(ev.Body.Output, "pyattach: ") {
+		if dapio.IsEvent("output")(f.Frame) && json.Unmarshal(f.Body, &ev) == nil && strings.HasPrefix(ev.Body.Output, "pyattach: ") {
 			out = append(out, strings.TrimSpace(strings.TrimPrefix(ev.Body.Output, "pyattach: ")))
 		}
 	}
