@@ -115,23 +115,13 @@ func rootInterpreter(t *testing.T, root string, l launcher, python, version, deb
 
 // forky314 is Debian forky's CPython 3.14 in the root, launched by l.
 func forky314(t *testing.T, root string, l launcher) testtarget.Interpreter {
-	t.Helper()
-	version := forkyVersion(t, root)
-	return rootInterpreter(t, root, l, forkyroot.Python, version, "1.8.20")
+	return forkyPython(t, root, l, 14)
 }
 
-// forkyVersion is the version of the root's python3.14, from the marker
-// scripts/forky-rootfs.sh writes ("forky: python 3.14.8 debugpy ...").
-func forkyVersion(t *testing.T, root string) string {
+// forkyPython is Debian forky's CPython 3.minor in the root, launched by l.
+func forkyPython(t *testing.T, root string, l launcher, minor int) testtarget.Interpreter {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, ".complete"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f := strings.Fields(string(b)); len(f) > 2 && f[1] == "python" {
-		return f[2]
-	}
-	return "3.14"
+	return rootInterpreter(t, root, l, forkyroot.PythonOf(minor), forkyroot.Version(root, minor), "1.8.20")
 }
 
 // startInRoot starts script under py and returns the target and the PID to

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,27 +15,32 @@ import (
 	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/daptest"
 	"github.com/pyattach/pyattach/internal/debugpydist"
+	"github.com/pyattach/pyattach/internal/forkyroot"
 	"github.com/pyattach/pyattach/internal/testtarget"
 )
 
-// TestPEP768Chroot attaches to Debian forky's CPython 3.14 running in a
-// chroot through its remote debugging interface: breakpoint, stack,
+// TestPEP768Chroot attaches to Debian forky's CPython 3.14 and 3.15 running
+// in a chroot through their remote debugging interface: breakpoint, stack,
 // variables, evaluation, detach, twice, with a gdb that fails the test if
 // it is ever started. The bootstrap script written into the target's /tmp
 // is gone afterwards.
 func TestPEP768Chroot(t *testing.T) {
 	root := forkyRoot(t)
-	py := forky314(t, root, inChroot)
-	recordInterpreter(py.Label + " (remote exec, PEP 768)")
-	gdb, record := refusingGDB(t)
-	target, pid := startInRoot(t, py, inChroot, testtarget.Idle)
-	for round := 1; round <= 2; round++ {
-		c, took := debugRound(t, target, pid, map[string]any{"gdbPath": gdb})
-		expectOutput(t, c, "by remote exec (PEP 768)")
-		expectScriptRemoved(t, c, root)
-		t.Logf("round %d: %s; attach request to breakpoint stop in %s", round, attachedIn(c), took.Round(time.Millisecond))
+	for _, minor := range forkyroot.Minors {
+		t.Run(fmt.Sprintf("3.%d", minor), func(t *testing.T) {
+			py := forkyPython(t, root, inChroot, minor)
+			recordInterpreter(py.Label + " (remote exec, PEP 768)")
+			gdb, record := refusingGDB(t)
+			target, pid := startInRoot(t, py, inChroot, testtarget.Idle)
+			for round := 1; round <= 2; round++ {
+				c, took := debugRound(t, target, pid, map[string]any{"gdbPath": gdb})
+				expectOutput(t, c, "by remote exec (PEP 768)")
+				expectScriptRemoved(t, c, root)
+				t.Logf("round %d: %s; attach request to breakpoint stop in %s", round, attachedIn(c), took.Round(time.Millisecond))
+			}
+			expectGDBNotRun(t, record)
+		})
 	}
-	expectGDBNotRun(t, record)
 }
 
 // requestedScript matches the narration of the remote exec request, which

@@ -78,7 +78,8 @@
 //
 // # Not supported
 //
-// Free-threaded builds (3.14t) and pre-releases are refused with
+// Layouts are known for 3.14 and 3.15 (offsets.go). Free-threaded builds
+// (3.14t) and pre-releases are refused with
 // ErrNotSupported; so is any minor version without a layout in the table.
 // A thread picks the request up only while it runs Python code: a target
 // blocked in a long C call (a sleep, a read, a lock) runs the script when

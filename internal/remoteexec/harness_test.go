@@ -63,6 +63,8 @@ type launch struct {
 	// root is the file system the interpreter runs in: "" for the forky
 	// rootfs, whose tests are skipped if it is not built.
 	root string
+	// minor is the interpreter's CPython 3 minor version, when not 14.
+	minor int
 }
 
 var (
@@ -84,6 +86,13 @@ var (
 	// where it is PID 1, as a container runs it.
 	container = launch{name: "unshare", argv: func(root string) []string {
 		return []string{"unshare", "--mount", "--pid", "--fork", "chroot", root, "/usr/bin/python3.14"}
+	}}
+	// chroot315 and container315 are chroot and container with CPython 3.15.
+	chroot315 = launch{name: "chroot-3.15", minor: 15, argv: func(root string) []string {
+		return []string{"sh", "-c", `chroot "$0" /usr/bin/python3.15 "$@" & wait`, root}
+	}}
+	container315 = launch{name: "unshare-3.15", minor: 15, argv: func(root string) []string {
+		return []string{"unshare", "--mount", "--pid", "--fork", "chroot", root, "/usr/bin/python3.15"}
 	}}
 	// host313 runs pyenv's CPython 3.13 on the host.
 	host313 = launch{name: "host-3.13", root: "/", argv: func(string) []string {

@@ -64,6 +64,22 @@ var layouts = map[int]layout{
 
 		evalBreaker: 712, remoteSupport: 720, remoteEnabled: 728, pendingCall: 736, scriptPath: 744, scriptPathSize: 752,
 	},
+	// 3.15 puts three more PyThreadState offsets after current_frame, which
+	// moves native_thread_id two words on, and sixteen more words before
+	// debugger_support. Checked against a live 3.15 process: the word at
+	// native_thread_id of each of its thread states is that thread's TID.
+	15: {
+		from: "CPython 3.15.0 (Debian forky python3.15 3.15.0): 111 uint64 words read from the .PyRuntime section of python3.15",
+		size: 888,
+
+		runtimeSize: 24, finalizing: 32, interpretersHead: 40,
+
+		interpSize: 48, interpID: 56, interpNext: 64, threadsHead: 72, threadsMain: 80,
+
+		threadSize: 176, threadNext: 192, nativeThreadID: 248,
+
+		evalBreaker: 840, remoteSupport: 848, remoteEnabled: 856, pendingCall: 864, scriptPath: 872, scriptPathSize: 880,
+	},
 }
 
 // debugOffsets is what pyattach uses of a target's _Py_DebugOffsets.

@@ -32,20 +32,21 @@ func pyRuntimeSection(t *testing.T, path string) []byte {
 	return data
 }
 
-// TestDecodeRealBinaries decodes the debug offsets of Debian's CPython 3.14,
-// both the executable (which links libpython statically) and the shared
-// libpython, and checks what the protocol relies on.
+// TestDecodeRealBinaries decodes the debug offsets of Debian's CPython 3.14
+// and 3.15, the executables (which link libpython statically) and 3.14's
+// shared libpython, and checks what the protocol relies on.
 func TestDecodeRealBinaries(t *testing.T) {
 	root := forkyroot.Require(t)
-	for _, file := range []string{"usr/bin/python3.14", "usr/lib/x86_64-linux-gnu/libpython3.14.so.1.0"} {
+	files := map[string]int{"usr/bin/python3.14": 14, "usr/lib/x86_64-linux-gnu/libpython3.14.so.1.0": 14, "usr/bin/python3.15": 15}
+	for file, minor := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			data := pyRuntimeSection(t, filepath.Join(root, file))
 			off, err := decodeOffsets(data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if off.version.Major != 3 || off.version.Minor != 14 || off.freeThreaded || off.prerelease {
-				t.Errorf("version %s, free-threaded %v, pre-release %v; want a 3.14 release with the GIL", off.version, off.freeThreaded, off.prerelease)
+			if off.version.Major != 3 || off.version.Minor != minor || off.freeThreaded || off.prerelease {
+				t.Errorf("version %s, free-threaded %v, pre-release %v; want a 3.%d release with the GIL", off.version, off.freeThreaded, off.prerelease, minor)
 			}
 			if off.runtimeSize != uint64(len(data)) {
 				t.Errorf("runtime_state.size = %d, want the size of .PyRuntime, %d", off.runtimeSize, len(data))
@@ -87,7 +88,7 @@ func TestDecodeRefuses(t *testing.T) {
 	}{
 		{"bad cookie", func(b []byte) { copy(b, "ydebugpy") }, "cookie", true},
 		{"3.13", put(8, 0x030d00f0), "predates", true},
-		{"3.15", put(8, 0x030f00f0), "newer than", true},
+		{"3.16", put(8, 0x031000f0), "newer than", true},
 		{"4.14", put(8, 0x040e00f0), "newer than", true},
 		{"release candidate", put(8, 0x030e00c1), "pre-release", true},
 		{"free-threaded", put(16, 1), "free-threaded", true},

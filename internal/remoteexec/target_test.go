@@ -10,7 +10,7 @@ import (
 	"github.com/pyattach/pyattach/internal/procfs"
 )
 
-// TestExec makes real CPython 3.14 targets, in a chroot and in a container
+// TestExec makes real CPython 3.14 and 3.15 targets, in a chroot and in a container
 // made with unshare, run a script, and checks that it ran in the target, on
 // the thread asked for, and that the target keeps running.
 func TestExec(t *testing.T) {
@@ -29,6 +29,8 @@ func TestExec(t *testing.T) {
 		{name: "chroot-nobody", launch: chrootNobody},
 		{name: "unshare", launch: container},
 		{name: "unshare-worker", launch: container, thread: "worker"},
+		{name: "chroot-3.15", launch: chroot315},
+		{name: "unshare-3.15-worker", launch: container315, thread: "worker"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,8 +39,8 @@ func TestExec(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if target.Version.Major != 3 || target.Version.Minor != 14 {
-				t.Errorf("Version = %s, want 3.14.x", target.Version)
+			if want := max(tt.launch.minor, 14); target.Version.Major != 3 || target.Version.Minor != want {
+				t.Errorf("Version = %s, want 3.%d.x", target.Version, want)
 			}
 			script := tg.script(t)
 			checkOwner(t, script.HostPath, tg.pid)
