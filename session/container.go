@@ -10,6 +10,7 @@ import (
 
 	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/debugpydist"
+	"github.com/pyattach/pyattach/internal/procfs"
 	"github.com/pyattach/pyattach/internal/remoteexec"
 )
 
@@ -19,23 +20,25 @@ const suppliedMarker = ".pyattach-complete"
 
 // suppliedPath returns pyattach's own debugpy as the target names it, or ""
 // when there is none to offer (not installed, or the user named a debugpy,
-// which the bootstrap then uses alone). A target in another root file system
-// (a chroot, a container's mount namespace) cannot see pyattach's copy, so
-// it gets one in its own file system (see placeSupplied). Failing that, the
+// which the bootstrap then uses alone). A target that cannot read
+// pyattach's copy — it has another root file system (a chroot, a
+// container's mount namespace), or runs as a user who may not read it (a
+// service's user, when pyattach runs as root with its copy in root's home)
+// — gets one in its own file system (see placeSupplied). Failing that, the
 // attach goes on: the target may have a debugpy of its own.
 func suppliedPath(req Request, target *Target, step stepper) string {
 	if req.DebugpyPath != "" || !debugpydist.Installed(req.SuppliedDir) {
 		return ""
 	}
 	pid := target.Process.PID
-	same, err := sameRoot(pid)
+	why, err := suppliedOutOfReach(target.Process, req.SuppliedDir)
 	if err != nil {
 		req.Log.Warn("cannot tell whether the target has our root; assuming it does", "err", err)
 	}
-	if same || err != nil {
+	if why == "" {
 		return req.SuppliedDir
 	}
-	done := step.begin(fmt.Sprintf("process %d has another root file system: making pyattach's debugpy %s available in it", pid, debugpydist.Version))
+	done := step.begin(fmt.Sprintf("process %d %s: making pyattach's debugpy %s available in its file system", pid, why, debugpydist.Version))
 	path, reused, err := placeSupplied(pid, req.SuppliedDir)
 	done(err)
 	switch {
@@ -48,6 +51,22 @@ func suppliedPath(req Request, target *Target, step stepper) string {
 		req.Progress("copied pyattach's debugpy to " + path + " in the target's file system")
 	}
 	return path
+}
+
+// suppliedOutOfReach says why process p cannot import pyattach's copy of
+// debugpy in dir, as a clause ("" if it can).
+func suppliedOutOfReach(p *procfs.Process, dir string) (string, error) {
+	same, err := sameRoot(p.PID)
+	switch {
+	case err != nil:
+		return "", err
+	case !same:
+		return "has another root file system", nil
+	}
+	if blocked := procfs.Unreadable(p, filepath.Join(dir, "debugpy", "__init__.py")); blocked != "" {
+		return "cannot read pyattach's debugpy in " + dir + " (" + blocked + ")", nil
+	}
+	return "", nil
 }
 
 // sameRoot reports whether process pid has the same root directory as this

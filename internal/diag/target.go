@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/debugpydist"
@@ -147,7 +146,7 @@ func checkDebugpy(a *assessment, env *environment, maps []procfs.Mapping, suppli
 			fmt.Sprintf("Process %d cannot import debugpy from its environment, and pyattach has no copy of its own to supply (none in %s).", p.PID, supplied),
 			installRemedy))
 	}
-	if blocked := unreachable(p, path.Join(supplied, "debugpy", "__init__.py")); blocked != "" {
+	if blocked := procfs.Unreadable(p, path.Join(supplied, "debugpy", "__init__.py")); blocked != "" {
 		return failed(name, attacherr.New(attacherr.DebugpyMissing,
 			fmt.Sprintf("Process %d cannot import debugpy from its environment, and pyattach's own copy in %s is out of its reach: %s.", p.PID, supplied, blocked),
 			fmt.Sprintf("Install debugpy in the target's environment (pip install debugpy==%s), or put pyattach's copy where the target can read it (`pyattach install-debugpy --dir DIR` and PYATTACH_DEBUGPY_DIR=DIR).", debugpydist.Version)))
@@ -176,71 +175,6 @@ func older(version string, major, minor int) bool {
 	ma, err1 := strconv.Atoi(parts[0])
 	mi, err2 := strconv.Atoi(parts[1])
 	return err1 == nil && err2 == nil && (ma < major || ma == major && mi < minor)
-}
-
-// unreachable says why process p could not open file (a path of ours) for
-// reading, judged by existence in its mount namespace and by the permission
-// bits on the way for its effective ids; "" if it can.
-func unreachable(p *procfs.Process, file string) string {
-	root := procFile(p.PID, "root")
-	if _, err := os.Stat(root + file); err != nil {
-		return fmt.Sprintf("%s does not exist in its file system (another mount namespace, such as a container's)", file)
-	}
-	if p.EUID == 0 {
-		return ""
-	}
-	gids := append(supplementaryGroups(p.PID), p.EGID)
-	dir := "/"
-	for _, part := range strings.Split(strings.Trim(path.Clean(file), "/"), "/") {
-		if !permits(root+dir, p.EUID, gids, 1) {
-			return fmt.Sprintf("its user (uid %d) may not enter %s", p.EUID, dir)
-		}
-		dir = path.Join(dir, part)
-	}
-	if !permits(root+file, p.EUID, gids, 4) {
-		return fmt.Sprintf("its user (uid %d) may not read %s", p.EUID, file)
-	}
-	return ""
-}
-
-// permits reports whether the permission bits of file grant uid (in the
-// groups gids) the access bit: 4 read, 1 execute (search, for a directory).
-func permits(file string, uid int, gids []int, bit uint32) bool {
-	info, err := os.Stat(file)
-	if err != nil {
-		return false
-	}
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !ok {
-		return true
-	}
-	mode := uint32(info.Mode().Perm())
-	switch {
-	case int(st.Uid) == uid:
-		return mode>>6&bit != 0
-	case slices.Contains(gids, int(st.Gid)):
-		return mode>>3&bit != 0
-	}
-	return mode&bit != 0
-}
-
-// supplementaryGroups returns the Groups: of process pid's status.
-func supplementaryGroups(pid int) []int {
-	status, err := os.ReadFile(procFile(pid, "status"))
-	if err != nil {
-		return nil
-	}
-	var gids []int
-	for line := range strings.Lines(string(status)) {
-		if list, ok := strings.CutPrefix(line, "Groups:"); ok {
-			for _, f := range strings.Fields(list) {
-				if gid, err := strconv.Atoi(f); err == nil {
-					gids = append(gids, gid)
-				}
-			}
-		}
-	}
-	return gids
 }
 
 // checkLoaded warns when debugpy already runs in the target: reused if an

@@ -48,6 +48,13 @@ var scripts embed.FS
 // an absolute path is returned as it is.
 func scriptPath(t testing.TB, script string) string {
 	t.Helper()
+	return scriptPathIn(t, script, "")
+}
+
+// scriptPathIn is scriptPath, writing a fixture into dir ("" for a new
+// temporary directory).
+func scriptPathIn(t testing.TB, script, dir string) string {
+	t.Helper()
 	if filepath.IsAbs(script) {
 		return script
 	}
@@ -55,7 +62,10 @@ func scriptPath(t testing.TB, script string) string {
 	if err != nil {
 		t.Fatalf("unknown fixture %q (want %s, %s, %s or an absolute path): %v", script, Idle, CPU, Threads, err)
 	}
-	path := filepath.Join(t.TempDir(), script)
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, script)
 	if err := os.WriteFile(path, src, 0o644); err != nil {
 		t.Fatalf("writing fixture: %v", err)
 	}

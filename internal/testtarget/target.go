@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/pyattach/pyattach/internal/testproc"
 	"time"
 )
 
@@ -48,6 +50,7 @@ type options struct {
 	env  []string
 	args []string
 	dir  string
+	cred *syscall.Credential
 }
 
 // WithEnv adds "KEY=value" entries to the target's environment.
@@ -66,6 +69,14 @@ func WithDir(dir string) Option {
 	return func(o *options) { o.dir = dir }
 }
 
+// WithCredential runs the target as another user (see testproc.User). Its
+// script, working directory and progress file are then in a directory that
+// user owns, which every user may read; the interpreter must be one that
+// user may run (Debian's /usr/bin/python3, not pyenv's under /root).
+func WithCredential(cred *syscall.Credential) Option {
+	return func(o *options) { o.cred = cred }
+}
+
 // Start runs script (a fixture name such as Idle, or an absolute path) under
 // py, with stdin from /dev/null and stdout and stderr to a file, and returns
 // once the script has reported progress, so the interpreter is initialised.
@@ -79,9 +90,13 @@ func Start(t testing.TB, py Interpreter, script string, opts ...Option) *Target 
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dir := t.TempDir()
+	dir, scriptDir := t.TempDir(), ""
+	if o.cred != nil {
+		dir = ownedDir(t, o.cred)
+		o.dir, scriptDir = dir, dir
+	}
 	tg := &Target{
-		Script:       scriptPath(t, script),
+		Script:       scriptPathIn(t, script, scriptDir),
 		Interpreter:  py,
 		progressPath: filepath.Join(dir, "progress"),
 		outputPath:   filepath.Join(dir, "output.txt"),
@@ -99,7 +114,7 @@ func Start(t testing.TB, py Interpreter, script string, opts ...Option) *Target 
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so that cleanup also stops the processes it
 	// forks (multiprocessing children outlive a parent killed alone).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: o.cred}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s %s: %v", py.Path, tg.Script, err)
 	}
@@ -110,6 +125,17 @@ func Start(t testing.TB, py Interpreter, script string, opts ...Option) *Target 
 		t.Fatalf("target %d (%s %s) reported no progress within %v: %s", tg.PID, py.Label, tg.Script, progressTimeout, tg.describe())
 	}
 	return tg
+}
+
+// ownedDir returns a new directory that every user may read and cred's
+// user owns, removed when the test ends.
+func ownedDir(t testing.TB, cred *syscall.Credential) string {
+	t.Helper()
+	dir := testproc.PublicDir(t)
+	if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func (tg *Target) reap(cmd *exec.Cmd) {
