@@ -39,6 +39,9 @@ func Preflight(pid int) (*Target, error) {
 	if err := checkPtrace(p); err != nil {
 		return nil, err
 	}
+	if err := checkNetwork(pid); err != nil {
+		return nil, err
+	}
 	return &Target{Process: p, Python: py}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/pyattach/pyattach/internal/debugpydist"
 	"github.com/pyattach/pyattach/internal/diag"
 )
 
@@ -25,7 +26,7 @@ func runPS(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	procs, err := diag.List(diag.ListOptions{All: *all})
+	procs, err := diag.List(diag.ListOptions{All: *all, SuppliedDir: debugpydist.Dir()})
 	if err != nil {
 		return fmt.Errorf("listing processes: %w", err)
 	}

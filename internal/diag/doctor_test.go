@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 	"github.com/pyattach/pyattach/internal/testproc"
 
 	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/debugpydist"
 	"github.com/pyattach/pyattach/internal/testtarget"
 )
 
@@ -55,7 +57,8 @@ func TestAsOtherUser(t *testing.T) {
 }
 
 // TestDoctorSuppliedDebugpy checks, as root, a process of another user that
-// has no debugpy of its own: pyattach's copy must be within its reach.
+// has no debugpy of its own: pyattach's copy must be within its reach, or
+// pyattach copies it where the process can read it, as the attach does.
 func TestDoctorSuppliedDebugpy(t *testing.T) {
 	cred := testproc.User(t, "pyattach-diag-test")
 	cmd := exec.Command("/usr/bin/python3", "-S", "-c", "import time\nprint('ready', flush=True)\nwhile True: time.sleep(1)")
@@ -82,7 +85,7 @@ func TestDoctorSuppliedDebugpy(t *testing.T) {
 		status   Status
 		mention  string
 	}{
-		{"out of reach", private, Fail, "may not enter " + private},
+		{"out of reach: copied", private, OK, "may not enter " + private + "); pyattach will copy its debugpy 1.8.20 to /tmp"},
 		{"readable", public, OK, "will supply its own debugpy 1.8.20 from " + public},
 		{"none", t.TempDir(), Fail, "no copy of its own"},
 	}
@@ -158,4 +161,57 @@ func checkNamed(r Report, name string) *Check {
 		}
 	}
 	return nil
+}
+
+// TestPSAgreesWithDoctor checks that `pyattach ps` offers as attachable
+// exactly the processes `pyattach doctor PID` passes, on targets that only
+// some of their checks refuse: another network namespace, no debugpy
+// anywhere, and another user who cannot read pyattach's copy (which the
+// attach then places where it can).
+func TestPSAgreesWithDoctor(t *testing.T) {
+	py := interpreter(t, 3, 11)
+	supplied := debugpydist.Dir()
+	if !debugpydist.Installed(supplied) {
+		t.Fatalf("pyattach's own debugpy is not installed in %s (the README's setup installs it)", supplied)
+	}
+	ownNet := py
+	ownNet.Path = filepath.Join(t.TempDir(), "python-own-net")
+	if err := os.WriteFile(ownNet.Path, []byte("#!/bin/sh\nexec unshare --net "+py.Path+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	debian := interpreter(t, 3, 11)
+	for _, candidate := range testtarget.AllInterpreters(t) {
+		if candidate.Path == "/usr/bin/python3" {
+			debian = candidate
+		}
+	}
+	cred := testproc.User(t, "pyattach-agree-test")
+	tests := []struct {
+		name       string
+		target     *testtarget.Target
+		supplied   string
+		attachable bool
+	}{
+		{"attachable", testtarget.Start(t, py, testtarget.Idle), supplied, true},
+		{"own network namespace", testtarget.Start(t, ownNet, testtarget.Idle), supplied, false},
+		{"no debugpy anywhere", testtarget.Start(t, py, testtarget.Idle, testtarget.WithArgs("-I", "-S")), t.TempDir(), false},
+		{"another user, copy out of reach", testtarget.Start(t, debian, testtarget.Idle, testtarget.WithArgs("-I", "-S"), testtarget.WithCredential(cred)), supplied, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			procs, err := List(ListOptions{All: true, SuppliedDir: tt.supplied})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := find(procs, tt.target.PID)
+			if p == nil {
+				t.Fatalf("ps does not list process %d", tt.target.PID)
+			}
+			r := Doctor(context.Background(), DoctorOptions{PID: tt.target.PID, SuppliedDir: tt.supplied})
+			if p.Attachable != tt.attachable || r.AttachWouldFail == tt.attachable {
+				t.Errorf("ps says attachable %v (%s), doctor says the attach would fail %v (%+v); want attachable %v",
+					p.Attachable, p.Reason, r.AttachWouldFail, r.Checks, tt.attachable)
+			}
+		})
+	}
 }

@@ -46,6 +46,9 @@ type ListOptions struct {
 	// attach to anyway. Without it List reports this user's processes, or
 	// every process when pyattach has CAP_SYS_PTRACE (as root has).
 	All bool
+	// SuppliedDir is pyattach's own copy of debugpy (debugpydist.Dir()),
+	// which a process that has none would be given.
+	SuppliedDir string
 }
 
 // List returns the Python processes on this machine, sorted by PID, each
@@ -109,7 +112,7 @@ func (s *scanner) inspect(pid int) *Process {
 	if !a.listable() {
 		return nil
 	}
-	return s.env.describe(a, maps)
+	return s.env.describe(a, maps, s.opts.SuppliedDir)
 }
 
 // mapsPython is the quick test that keeps DetectPython's reading of ELF
@@ -187,8 +190,11 @@ func newEnvironment() *environment {
 	return &environment{adapters: findAdapters(), users: newUserCache(), mountNS: ns, local: newFinder(os.DirFS("/"))}
 }
 
-// describe turns an assessment into the Process reported for it.
-func (env *environment) describe(a *assessment, maps []procfs.Mapping) *Process {
+// describe turns an assessment into the Process reported for it; supplied
+// is pyattach's own copy of debugpy. A process is attachable only if the
+// attach's pre-flight passes and it would get a debugpy, its own or ours:
+// the verdicts `pyattach doctor` reports for it.
+func (env *environment) describe(a *assessment, maps []procfs.Mapping, supplied string) *Process {
 	p := a.proc
 	out := &Process{
 		PID:         p.PID,
@@ -198,16 +204,18 @@ func (env *environment) describe(a *assessment, maps []procfs.Mapping) *Process 
 		Executable:  p.Exe,
 		Cmdline:     append([]string{}, p.Cmdline...),
 		CommandLine: strings.Join(p.Cmdline, " "),
-		Attachable:  a.err == nil,
 	}
 	out.Implementation, out.Version = implementation(a)
 	if a.py != nil {
 		out.Venv = a.py.Venv
 		if d := env.debugpy(p, a.py, maps); d != nil {
 			out.Debugpy = d.Version
+		} else if _, envErr := p.Environ(); envErr == nil && a.err == nil {
+			_, a.err = env.supplied(p, supplied)
 		}
 	}
 	out.DebugpyLoaded = pydevdMapped(maps) || env.adapters.connectedAdapter(p.PID) != 0
+	out.Attachable = a.err == nil
 	if a.err != nil {
 		out.Reason, out.Remedy, out.Short = a.err.Message, a.err.Remedy, shortReason(a)
 	}
@@ -280,6 +288,10 @@ func shortReason(a *assessment) string {
 		return "stopped"
 	case attacherr.AlreadyTraced:
 		return "already traced"
+	case attacherr.OtherNetwork:
+		return "own network"
+	case attacherr.DebugpyMissing:
+		return "no debugpy"
 	case attacherr.PtraceDenied:
 		if errors.As(a.err, &denied) {
 			return causeWords[denied.Cause]

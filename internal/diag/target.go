@@ -3,7 +3,6 @@ package diag
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/pyattach/pyattach/internal/debugpydist"
 	"github.com/pyattach/pyattach/internal/inject"
 	"github.com/pyattach/pyattach/internal/procfs"
+	"github.com/pyattach/pyattach/internal/remoteexec"
 	"github.com/pyattach/pyattach/session"
 )
 
@@ -132,26 +132,42 @@ func checkCAPI(a *assessment) Check {
 // own, else pyattach's copy, which the target must be able to read.
 func checkDebugpy(a *assessment, env *environment, maps []procfs.Mapping, supplied string) Check {
 	const name = "debugpy"
-	p := a.proc
-	if _, err := p.Environ(); err != nil {
-		return warned(name, fmt.Sprintf("Cannot tell whether process %d can import debugpy: pyattach may not read its environment.", p.PID), "")
+	if _, err := a.proc.Environ(); err != nil {
+		return warned(name, fmt.Sprintf("Cannot tell whether process %d can import debugpy: pyattach may not read its environment.", a.proc.PID), "")
 	}
-	if own := env.debugpy(p, a.py, maps); own != nil {
-		return ownDebugpy(p, own)
+	if own := env.debugpy(a.proc, a.py, maps); own != nil {
+		return ownDebugpy(a.proc, own)
 	}
-	installRemedy := debugpydist.InstallRemedy()
-	ours := env.local.lookIn(supplied)
-	if !debugpydist.Installed(supplied) || ours == nil {
-		return failed(name, attacherr.New(attacherr.DebugpyMissing,
-			fmt.Sprintf("Process %d cannot import debugpy from its environment, and pyattach has no copy of its own to supply (none in %s).", p.PID, supplied),
-			installRemedy))
+	detail, err := env.supplied(a.proc, supplied)
+	if err != nil {
+		return failed(name, err)
 	}
-	if blocked := procfs.Unreadable(p, path.Join(supplied, "debugpy", "__init__.py")); blocked != "" {
-		return failed(name, attacherr.New(attacherr.DebugpyMissing,
-			fmt.Sprintf("Process %d cannot import debugpy from its environment, and pyattach's own copy in %s is out of its reach: %s.", p.PID, supplied, blocked),
-			fmt.Sprintf("Install debugpy in the target's environment (pip install debugpy==%s), or put pyattach's copy where the target can read it (`pyattach install-debugpy --dir DIR` and PYATTACH_DEBUGPY_DIR=DIR).", debugpydist.Version)))
+	return passed(name, detail)
+}
+
+// supplied says how process p, which cannot import a debugpy of its own,
+// would get pyattach's copy in dir, or why it could not: the verdict that
+// both `pyattach ps` and `pyattach doctor` report, as the attach decides it
+// (it places a copy in the target's file system when the target cannot read
+// dir, see session's suppliedPath).
+func (env *environment) supplied(p *procfs.Process, dir string) (string, *attacherr.Error) {
+	ours := env.local.lookIn(dir)
+	if !debugpydist.Installed(dir) || ours == nil {
+		return "", attacherr.New(attacherr.DebugpyMissing,
+			fmt.Sprintf("Process %d cannot import debugpy from its environment, and pyattach has no copy of its own to supply (none in %s).", p.PID, dir),
+			debugpydist.InstallRemedy())
 	}
-	return passed(name, fmt.Sprintf("Process %d cannot import debugpy from its environment; pyattach will supply its own debugpy %s from %s.", p.PID, ours.Version, supplied))
+	blocked := procfs.Unreadable(p, path.Join(dir, "debugpy", "__init__.py"))
+	if blocked == "" {
+		return fmt.Sprintf("Process %d cannot import debugpy from its environment; pyattach will supply its own debugpy %s from %s.", p.PID, ours.Version, dir), nil
+	}
+	_, there, err := remoteexec.ScriptDir(p.PID)
+	if err != nil {
+		return "", attacherr.New(attacherr.DebugpyMissing,
+			fmt.Sprintf("Process %d cannot import debugpy from its environment, and pyattach's own copy in %s is out of its reach (%s), with no directory it may read to copy it to (%v).", p.PID, dir, blocked, err),
+			fmt.Sprintf("Install debugpy in the target's environment (pip install debugpy==%s), or put pyattach's copy where the target can read it (`pyattach install-debugpy --dir DIR` and PYATTACH_DEBUGPY_DIR=DIR).", debugpydist.Version))
+	}
+	return fmt.Sprintf("Process %d cannot import debugpy from its environment, nor read pyattach's copy (%s); pyattach will copy its debugpy %s to %s in its file system.", p.PID, blocked, ours.Version, there), nil
 }
 
 // ownDebugpy reports the debugpy found in the target's environment, which
@@ -194,22 +210,14 @@ func checkLoaded(a *assessment, env *environment, maps []procfs.Mapping) Check {
 		"If pyattach started it, attaching again reuses it; if the program did (debugpy.listen), connect your editor to the port it listens on instead.")
 }
 
-// checkNetwork makes sure the bootstrap can reach pyattach on 127.0.0.1:
-// only from the same network namespace.
+// checkNetwork reports the attach's own verdict on the target's network
+// namespace (session.Preflight): the bootstrap must reach pyattach on
+// 127.0.0.1.
 func checkNetwork(a *assessment) Check {
-	const name = "network"
-	pid := a.proc.PID
-	theirs, err1 := os.Readlink(procFile(pid, "ns/net"))
-	ours, err2 := os.Readlink("/proc/self/ns/net")
-	switch {
-	case err1 != nil || err2 != nil:
-		return warned(name, fmt.Sprintf("Cannot tell whether process %d shares pyattach's network namespace: %v.", pid, errors.Join(err1, err2)), "")
-	case theirs != ours:
-		return failed(name, attacherr.New(attacherr.Timeout,
-			fmt.Sprintf("Process %d runs in another network namespace (a container): its bootstrap could not reach pyattach on 127.0.0.1, so the attach would time out.", pid),
-			"Run pyattach (and gdb) inside the container, e.g. with `docker exec`, or start the container with --network=host."))
+	if a.refusedBy([]attacherr.Code{attacherr.OtherNetwork}) {
+		return failed("network", a.err)
 	}
-	return passed(name, fmt.Sprintf("Process %d shares pyattach's network namespace: its bootstrap can reach pyattach on 127.0.0.1.", pid))
+	return passed("network", fmt.Sprintf("Process %d shares pyattach's network namespace: its bootstrap can reach pyattach on 127.0.0.1.", a.proc.PID))
 }
 
 // checkRemoteDebug reports whether a CPython 3.14+ target turned remote
