@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -37,6 +38,7 @@ type Target struct {
 	Interpreter Interpreter
 
 	progressPath string
+	stopOnce     sync.Once
 	outputPath   string
 	proc         *os.Process
 	exited       chan struct{} // closed once the process is reaped
@@ -120,7 +122,7 @@ func Start(t testing.TB, py Interpreter, script string, opts ...Option) *Target 
 	}
 	tg.PID, tg.proc = cmd.Process.Pid, cmd.Process
 	go tg.reap(cmd)
-	t.Cleanup(func() { tg.stop(t) })
+	t.Cleanup(func() { tg.Stop(t) })
 	if !tg.poll(func() bool { return tg.Progress() > 0 }) {
 		t.Fatalf("target %d (%s %s) reported no progress within %v: %s", tg.PID, py.Label, tg.Script, progressTimeout, tg.describe())
 	}
@@ -143,6 +145,18 @@ func (tg *Target) reap(cmd *exec.Cmd) {
 	tg.exitState = cmd.ProcessState
 	close(tg.exited)
 }
+
+// Stop stops the target before the test ends (cleanup does it otherwise);
+// once stopped, its PID is never signalled again, since another process may
+// have it by then.
+func (tg *Target) Stop(t testing.TB) {
+	t.Helper()
+	tg.stopOnce.Do(func() { tg.stop(t) })
+}
+
+// ProgressPath is the file the target writes its progress to (a fixture
+// may write more beside it, under names that begin with it).
+func (tg *Target) ProgressPath() string { return tg.progressPath }
 
 // stop kills the target, resuming it first so that a stopped target cannot
 // be left behind, reaps it, and logs its output if the test failed.
