@@ -12,11 +12,20 @@
 package main
 
 import (
+	_ "embed"
 	"os"
+	"strings"
 
 	"github.com/pyattach/pyattach/internal/cli"
 )
 
+// version is pyattach's release, written in the VERSION file alone: the
+// wheels and .vsix files that `make dist` builds read it there too.
+//
+//go:embed VERSION
+var version string
+
 func main() {
+	cli.Version = strings.TrimSpace(version)
 	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

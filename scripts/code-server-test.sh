@@ -17,8 +17,10 @@
 #     when it works, so an interrupted run never leaves a directory that
 #     looks usable;
 #   - the extension's npm packages (npm ci, when playwright-core is missing).
-# Then it builds bin/pyattach and the .vsix (npm run package), compiles the
-# test and runs it. --save-screenshot copies the screenshot of VS Code stopped
+# Then it builds bin/pyattach and the Linux x64 .vsix (npm run package), or
+# takes the .vsix that PYATTACH_VSIX names (scripts/test.sh passes the one
+# `make dist` built, dist/pyattach-linux-x64-VERSION.vsix), compiles the test
+# and runs it. --save-screenshot copies the screenshot of VS Code stopped
 # at the breakpoint to FILE (docs/vscode-stopped.png is made this way).
 #
 # Everything the test starts is stopped by PID when it ends, on every path:
@@ -27,6 +29,8 @@
 # directory is kept (screenshots, code-server's and pyattach's logs) and
 # its path printed; on success only its screenshots are kept.
 set -euo pipefail
+# PYATTACH_VSIX, if set, is relative to where the script was started.
+[ -z "${PYATTACH_VSIX:-}" ] || PYATTACH_VSIX=$(realpath -m "$PYATTACH_VSIX")
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
@@ -192,13 +196,19 @@ if [ ! -f node_modules/playwright-core/package.json ]; then
 	step "installing the extension's npm packages"
 	npm ci --no-audit --no-fund --loglevel=error
 fi
-step "building the .vsix"
-npm run --silent package >"$WORK/package.log" 2>&1 || {
-	cat "$WORK/package.log" >&2
-	die "npm run package failed"
-}
-VSIX=$ROOT/vscode-extension/pyattach-$(node -p 'require("./package.json").version').vsix
-[ -f "$VSIX" ] || die "npm run package made no $VSIX"
+if [ -n "${PYATTACH_VSIX:-}" ]; then
+	VSIX=$PYATTACH_VSIX
+	[ -f "$VSIX" ] || die "PYATTACH_VSIX names no file: $PYATTACH_VSIX"
+	step "using $VSIX (PYATTACH_VSIX)"
+else
+	step "building the .vsix"
+	npm run --silent package >"$WORK/package.log" 2>&1 || {
+		cat "$WORK/package.log" >&2
+		die "npm run package failed"
+	}
+	VSIX=$ROOT/vscode-extension/pyattach-linux-x64-$(node -p 'require("./package.json").version').vsix
+	[ -f "$VSIX" ] || die "npm run package made no $VSIX"
+fi
 step "compiling the test"
 npm run --silent compile
 step "running the browser test"

@@ -19,10 +19,15 @@ STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 say() { printf 'setup: %s\n' "$*"; }
 
-# System packages: gdb drives the injection; Debian's python3 with its own
-# (older) debugpy is one of the interpreters the suite attaches to.
+# System packages: gdb drives the injection; python3 runs the demo's sample
+# service, and its pip downloads pyattach's own debugpy (below). For the
+# tests: Debian's python3 with its own (older) debugpy is one of the
+# interpreters the suite attaches to, and python3-venv and pipx install the
+# wheels that `make dist` builds (scripts/dist-test.sh).
+packages=(gdb python3 python3-pip)
+[ "$FOR_TESTS" = no ] || packages+=(python3-venv python3-debugpy pipx)
 missing=()
-for pkg in gdb python3 python3-venv python3-debugpy; do
+for pkg in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -44,17 +49,21 @@ if [ ! -f "$SUPPLIED/debugpy/__init__.py" ]; then
 	bin/pyattach install-debugpy
 fi
 
-# The pinned debugpy in every pyenv interpreter the suite attaches to.
+# The pinned debugpy in every pyenv interpreter the suite attaches to
+# (--tests only: the demo changes no Python installation; its target uses
+# pyattach's own copy when it has no debugpy of its own), and bytecode of
+# pyattach's own copy for each of them (in pyattach's data directory).
 if command -v pyenv >/dev/null 2>&1; then
 	for py in "$(pyenv root)"/versions/*/bin/python3; do
 		[ -x "$py" ] || continue
 		"$py" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null || continue
-		have=$("$py" -c 'import debugpy; print(debugpy.__version__)' 2>/dev/null || true)
-		if [ "$have" != "$DEBUGPY" ]; then
-			say "installing debugpy $DEBUGPY into $py"
-			"$py" -m pip install -q --disable-pip-version-check --root-user-action=ignore "debugpy==$DEBUGPY"
+		if [ "$FOR_TESTS" = yes ]; then
+			have=$("$py" -c 'import debugpy; print(debugpy.__version__)' 2>/dev/null || true)
+			if [ "$have" != "$DEBUGPY" ]; then
+				say "installing debugpy $DEBUGPY into $py"
+				"$py" -m pip install -q --disable-pip-version-check --root-user-action=ignore "debugpy==$DEBUGPY"
+			fi
 		fi
-		# Bytecode for the supplied copy too, for each interpreter the suite uses.
 		"$py" -m compileall -q -j 0 "$SUPPLIED" >/dev/null 2>&1 || true
 	done
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs pyattach's whole test suite (after scripts/setup.sh): static checks,
 # unit tests, the end-to-end suite against every interpreter found, short
-# fuzzing runs, and the VS Code extension's tests, in a real VS Code too.
+# fuzzing runs, the release artifacts (make dist) installed as users would,
+# and the VS Code extension's tests, in a real VS Code too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GOPATH_BIN="$(go env GOPATH)/bin"
@@ -40,9 +41,12 @@ for target in ./gdbmi:FuzzParseRecord ./internal/dapio:FuzzApply ./internal/dapi
 	go test -run='^$' -fuzz="^${target#*:}\$" -fuzztime=400000x "${target%%:*}"
 done
 
+step "release artifacts: make dist, then install them offline (pip, pipx, uv) and run them"
+scripts/dist-test.sh
+
 if [ -f vscode-extension/package.json ]; then
 	step "VS Code extension"
 	(cd vscode-extension && npm test)
-	step "VS Code in a browser (code-server, headless Chromium)"
-	scripts/code-server-test.sh
+	step "VS Code in a browser (code-server, headless Chromium), with the linux-x64 .vsix from make dist"
+	PYATTACH_VSIX="dist/pyattach-linux-x64-$(tr -d '[:space:]' <VERSION).vsix" scripts/code-server-test.sh
 fi

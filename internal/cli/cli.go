@@ -20,8 +20,10 @@ import (
 	"github.com/pyattach/pyattach/internal/debugpydist"
 )
 
-// version is pyattach's release.
-const version = "0.1.0"
+// Version is pyattach's release: main sets it from the repository's VERSION
+// file, the one place it is written (the wheels and .vsix files that
+// `make dist` builds read it there too).
+var Version = "devel"
 
 // envLog names the environment variable that does what --log does.
 const envLog = "PYATTACH_LOG"
@@ -109,7 +111,7 @@ func runDAP(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer closeLog()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	log.Info("pyattach dap", "version", version, "pid", os.Getpid(), "listen", *listen)
+	log.Info("pyattach dap", "version", Version, "pid", os.Getpid(), "listen", *listen)
 	cfg := adapter.Config{Log: log, GDBPath: *gdb, SuppliedDir: debugpydist.Dir()}
 	if *listen == "" {
 		return adapter.Serve(ctx, pollable(stdin), stdout, cfg)
@@ -168,9 +170,20 @@ func openLog(path string) (*slog.Logger, func(), error) {
 func runInstallDebugpy(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("install-debugpy", "", stderr)
 	python := fs.String("python", "python3", "a Python with pip, used to download the wheels")
-	dir := fs.String("dir", debugpydist.Dir(), "where to install")
+	located, how := debugpydist.Locate()
+	if how == debugpydist.FromWheel {
+		located = debugpydist.DataDir()
+	}
+	dir := fs.String("dir", located, "where to install")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if how == debugpydist.FromWheel && !flagGiven(fs, "dir") {
+		// Installed from its wheel, pyattach supplies the debugpy that pip
+		// installed beside it; a copy in the data directory would go unused.
+		fmt.Fprintf(stdout, "nothing to do: pyattach supplies debugpy %s %s, in %s (--dir DIR installs another copy in DIR, for PYATTACH_DEBUGPY_DIR)\n",
+			debugpydist.Version, how, debugpydist.Dir())
+		return nil
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := debugpydist.Install(context.Background(), *dir, *python, log); err != nil {
@@ -180,11 +193,30 @@ func runInstallDebugpy(args []string, _ io.Reader, stdout, stderr io.Writer) err
 	return nil
 }
 
+// flagGiven reports whether the command line set the flag name.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
+// runVersion prints pyattach's version and the debugpy it supplies on its
+// first line, and on the second where that debugpy is (which the install
+// tests check). --debugpy prints the debugpy version alone.
 func runVersion(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	if len(args) == 1 && args[0] == "--debugpy" {
 		fmt.Fprintln(stdout, debugpydist.Version)
 		return nil
 	}
-	fmt.Fprintf(stdout, "pyattach %s (supplies debugpy %s)\n", version, debugpydist.Version)
+	fmt.Fprintf(stdout, "pyattach %s (supplies debugpy %s)\n", Version, debugpydist.Version)
+	dir, how := debugpydist.Locate()
+	state := "installed"
+	if !debugpydist.Installed(dir) {
+		state = "not installed: run `pyattach install-debugpy`"
+		if how == debugpydist.FromEnv {
+			state = "not installed: run `pyattach install-debugpy --dir " + dir + "`"
+		}
+	}
+	fmt.Fprintf(stdout, "supplied debugpy: %s (%s; %s)\n", dir, how, state)
 	return nil
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Version is the debugpy release pyattach supplies and is tested with.
@@ -27,13 +29,42 @@ const EnvDir = "PYATTACH_DEBUGPY_DIR"
 // minors are the CPython 3.x minor versions whose wheels Install unpacks.
 var minors = []int{8, 9, 10, 11, 12, 13, 14}
 
-// Dir returns the directory pyattach's copy of debugpy lives in: $EnvDir if
-// set, else $XDG_DATA_HOME/pyattach/debugpy-Version (by default
-// ~/.local/share/pyattach/debugpy-Version).
+// Dir returns the directory that holds pyattach's copy of debugpy (the
+// directory containing the debugpy package), as Locate finds it.
 func Dir() string {
+	dir, _ := Locate()
+	return dir
+}
+
+// How Locate found the directory.
+const (
+	FromEnv   = "set by " + EnvDir
+	FromWheel = "installed beside pyattach"
+	FromData  = "pyattach's data directory"
+)
+
+// Locate returns the directory that holds pyattach's copy of debugpy, and
+// how it was chosen:
+//
+//   - $EnvDir, if set;
+//   - else, when pyattach was installed from its wheel (pip, pipx, uv tool),
+//     the site-packages directory of that environment, which holds the
+//     debugpy Version the wheel depends on (see Beside);
+//   - else DataDir(), where `pyattach install-debugpy` installs it.
+func Locate() (dir, how string) {
 	if d := os.Getenv(EnvDir); d != "" {
-		return d
+		return d, FromEnv
 	}
+	if d := besideExecutable(); d != "" {
+		return d, FromWheel
+	}
+	return DataDir(), FromData
+}
+
+// DataDir returns $XDG_DATA_HOME/pyattach/debugpy-Version (by default
+// ~/.local/share/pyattach/debugpy-Version): where `pyattach install-debugpy`
+// puts pyattach's copy of debugpy.
+func DataDir() string {
 	data := os.Getenv("XDG_DATA_HOME")
 	if data == "" {
 		home, err := os.UserHomeDir()
@@ -43,6 +74,69 @@ func Dir() string {
 		data = filepath.Join(home, ".local", "share")
 	}
 	return filepath.Join(data, "pyattach", "debugpy-"+Version)
+}
+
+// besideExecutable is Beside for the running pyattach, found once. pipx and
+// uv put a symbolic link to it on PATH; the executable's real path is in
+// the environment it was installed into.
+var besideExecutable = sync.OnceValue(func() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	return Beside(exe)
+})
+
+// sitePatterns are where pip installs packages under an environment's
+// prefix: a virtual environment's (and pip --user's) site-packages, Debian's
+// dist-packages, and the lib64 directories of Fedora and SUSE.
+var sitePatterns = []string{
+	"lib/python3*/site-packages",
+	"lib64/python3*/site-packages",
+	"lib/python3*/dist-packages",
+}
+
+// Beside returns the package directory of the Python environment whose
+// scripts directory holds exe (PREFIX/bin/pyattach, as pip installs the
+// pyattach wheel's command) if that directory holds debugpy Version — the
+// wheel's dependency — and "" otherwise. A pip --user install, or a prefix
+// with several Pythons, has one such directory per Python: the one that
+// also holds pyattach's own installation record (pyattach-*.dist-info)
+// wins.
+func Beside(exe string) string {
+	prefix := filepath.Dir(filepath.Dir(exe))
+	var found []string
+	seen := map[string]bool{}
+	for _, pattern := range sitePatterns {
+		dirs, _ := filepath.Glob(filepath.Join(prefix, filepath.FromSlash(pattern)))
+		for _, dir := range dirs {
+			real, err := filepath.EvalSymlinks(dir)
+			if err != nil || seen[real] {
+				continue
+			}
+			seen[real] = true
+			if Installed(dir) && isDir(filepath.Join(dir, "debugpy-"+Version+".dist-info")) {
+				found = append(found, dir)
+			}
+		}
+	}
+	for _, dir := range found {
+		if ours, _ := filepath.Glob(filepath.Join(dir, "pyattach-*.dist-info")); len(ours) > 0 {
+			return dir
+		}
+	}
+	if len(found) > 0 {
+		return found[0]
+	}
+	return ""
+}
+
+func isDir(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.IsDir()
 }
 
 // Installed reports whether dir holds a debugpy package.
@@ -58,6 +152,9 @@ func Installed(dir string) bool {
 func Install(ctx context.Context, dir, python string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if err := replaceable(dir); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return err
@@ -101,9 +198,32 @@ func Install(ctx context.Context, dir, python string, log *slog.Logger) error {
 	return os.Rename(staging, dir)
 }
 
+// replaceable returns an error unless dir is missing, empty or holds only
+// what Install puts there: Install replaces the whole directory, which must
+// not be a Python environment's site-packages (Beside) or any other
+// directory given by mistake.
+func replaceable(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if name == "debugpy" || name == "__pycache__" || (strings.HasPrefix(name, "debugpy-") && strings.HasSuffix(name, ".dist-info")) {
+			continue
+		}
+		return fmt.Errorf("refusing to replace %s: it holds %s, which is not part of a debugpy that pyattach installed; choose another directory", dir, name)
+	}
+	return nil
+}
+
 // download fetches the wheel for CPython 3.minor into dest.
 func download(ctx context.Context, python, dest string, minor int) error {
-	cmd := exec.CommandContext(ctx, python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+	// --no-cache-dir: nothing is kept outside pyattach's own directory.
+	cmd := exec.CommandContext(ctx, python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-cache-dir",
 		"--no-deps", "--only-binary=:all:", "--python-version", fmt.Sprintf("3.%d", minor),
 		"--dest", dest, "debugpy=="+Version)
 	out, err := cmd.CombinedOutput()

@@ -46,7 +46,7 @@ export function locateBinary(q: BinaryQuery, isExecutable: (file: string) => boo
         ok: false,
         message:
           `This extension bundles no pyattach for ${q.platform}-${q.arch} and the "pyattach.path" setting is empty. ` +
-          'Build or install pyattach (cd pyattach && go build -o bin/pyattach .) and set "pyattach.path" to it.',
+          'Install the extension package for this platform, or install pyattach (pipx install pyattach) and set "pyattach.path" to it.',
       };
 }
 

@@ -1,8 +1,10 @@
 /**
  * Checks the packaged .vsix (run after `npm run package`): the manifest VS
  * Code reads, the bundled extension, and the pyattach binary, present,
- * executable and the one that was built. PYATTACH_VSIX names the file
- * (default: pyattach-VERSION.vsix here); PYATTACH_BIN the binary it must hold.
+ * executable, for the package's platform and the one that was built.
+ * PYATTACH_VSIX_TARGET names the platform (default linux-x64), PYATTACH_VSIX
+ * the file (default: pyattach-TARGET-VERSION.vsix here), PYATTACH_BIN the
+ * binary it must hold.
  */
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -13,9 +15,12 @@ import * as yauzl from 'yauzl';
 
 const EXTENSION_DIR = path.resolve(__dirname, '..', '..', '..');
 const SOURCE_MANIFEST = JSON.parse(fs.readFileSync(path.join(EXTENSION_DIR, 'package.json'), 'utf8'));
-const VSIX = path.resolve(process.env.PYATTACH_VSIX || path.join(EXTENSION_DIR, `${SOURCE_MANIFEST.name}-${SOURCE_MANIFEST.version}.vsix`));
+const TARGET = process.env.PYATTACH_VSIX_TARGET || 'linux-x64';
+const VSIX = path.resolve(process.env.PYATTACH_VSIX || path.join(EXTENSION_DIR, `${SOURCE_MANIFEST.name}-${TARGET}-${SOURCE_MANIFEST.version}.vsix`));
 const PYATTACH = path.resolve(process.env.PYATTACH_BIN || path.join(EXTENSION_DIR, '..', 'bin', 'pyattach'));
-const BINARY_ENTRY = 'extension/bin/linux-x64/pyattach';
+const BINARY_ENTRY = `extension/bin/${TARGET}/pyattach`;
+/** The ELF machine of each platform's processor. */
+const ELF_MACHINES: Record<string, number> = { 'linux-x64': 0x3e, 'linux-arm64': 0xb7 };
 
 /** One file in the archive. */
 interface Entry {
@@ -57,6 +62,7 @@ describe('the .vsix', function () {
     const vsixManifest = entries.get('extension.vsixmanifest')!.data.toString('utf8');
     assert.match(vsixManifest, /<Identity [^>]*Id="pyattach"[^>]*Publisher="pyattach"/);
     assert.match(vsixManifest, /Microsoft\.VisualStudio\.Code\.Engine" Value="\^1\.\d+\.\d+"/);
+    assert.match(vsixManifest, new RegExp(`<Identity [^>]*TargetPlatform="${TARGET}"`), `the package is not marked as for ${TARGET}`);
   });
 
   it('bundles the extension into one file that needs nothing but vscode and Node', () => {
@@ -73,6 +79,7 @@ describe('the .vsix', function () {
     const binary = entries.get(BINARY_ENTRY)!;
     assert.equal(binary.mode & 0o111, 0o111, `mode ${binary.mode.toString(8)} is not executable by all`);
     assert.equal(binary.data.subarray(0, 4).toString('latin1'), '\x7fELF');
+    assert.equal(binary.data.readUInt16LE(18), ELF_MACHINES[TARGET], `the binary is not for ${TARGET}`);
     assert.equal(sha256(binary.data), sha256(fs.readFileSync(PYATTACH)), `the binary differs from ${PYATTACH}`);
   });
 });
