@@ -135,8 +135,11 @@ func placeSupplied(pid int, src string) (path string, reused bool, err error) {
 		return "", false, err
 	}
 	defer os.RemoveAll(staging) // a no-op once renamed into place
-	if err := copyTree(src, staging); err != nil {
-		return "", false, fmt.Errorf("copy %s: %w", src, err)
+	// Only the package: src may be a whole site-packages (pyattach installed
+	// from its wheel supplies the debugpy installed beside it).
+	pkg := filepath.Join(src, "debugpy")
+	if err := copyTree(pkg, filepath.Join(staging, "debugpy")); err != nil {
+		return "", false, fmt.Errorf("copy %s: %w", pkg, err)
 	}
 	if err := os.WriteFile(filepath.Join(staging, suppliedMarker), []byte(debugpydist.Version+"\n"), 0o644); err != nil {
 		return "", false, err
@@ -182,13 +185,13 @@ func copyTree(src, dst string) error {
 			return err
 		}
 		rel, err := filepath.Rel(src, path)
-		if err != nil || rel == "." {
+		if err != nil {
 			return err
 		}
 		to := filepath.Join(dst, rel)
 		switch {
 		case d.IsDir():
-			if err := os.Mkdir(to, 0o755); err != nil {
+			if err := os.Mkdir(to, 0o755); err != nil && !(rel == "." && errors.Is(err, fs.ErrExist)) {
 				return err
 			}
 			return os.Chmod(to, 0o755) // whatever our umask
