@@ -3,7 +3,7 @@
 // the same machine, interpreter, debugpy and target, and prints a Markdown
 // table of medians and ratios with the project's performance targets.
 //
-//	go run ./bench [-rounds 10] [-sessions 2] [-python PY] [-pyattach BIN] [-json FILE]
+//	go run ./internal/bench [-rounds 10] [-sessions 2] [-python PY] [-pyattach BIN] [-json FILE] [-overhead-only]
 //
 // Every round starts a fresh target.py (debugpy can be injected into a
 // process only once, and pyattach reuses a debugpy it started, which would
@@ -24,6 +24,15 @@
 // few requests to debugpy as it comes (each waits ~40 ms for a delayed
 // ACK), then gets the two TCP settings pyattach's own session has, so
 // that what remains is the bridge's cost.
+//
+// The overhead phase measures what a session costs the program, per
+// interpreter (every pyenv CPython 3.8+ and /usr/bin/python3, or
+// -overhead-pythons): two copies of internal/busy's program run side by
+// side, one is attached to with a breakpoint in a function it never calls
+// and then detached, and the report gives the attached copy's throughput
+// (work per CPU second) relative to its twin's before the attach, while
+// attached and after the detach. -overhead-only runs this phase alone,
+// -overhead=false skips it.
 //
 // Every process the benchmark starts carries an environment tag, which its
 // own children inherit; each round ends by killing, by PID, every process

@@ -25,6 +25,11 @@ type config struct {
 	pyattach  string
 	jsonPath  string
 	keep      bool
+
+	overhead        bool          // run the overhead phase
+	overheadOnly    bool          // run nothing else
+	overheadPythons string        // comma-separated interpreters; "" for pyenv's and /usr/bin/python3
+	overheadWindow  time.Duration // each throughput measurement
 }
 
 func parseFlags(args []string) (config, error) {
@@ -38,12 +43,20 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.pyattach, "pyattach", "", "pyattach `binary` to measure (default: build it into a temporary directory)")
 	fs.StringVar(&c.jsonPath, "json", "", "write every round's raw results to `FILE`")
 	fs.BoolVar(&c.keep, "keep", false, "keep the scratch directory (targets' heartbeats, pyattach's logs, debugpy's output)")
+	fs.BoolVar(&c.overhead, "overhead", true, "measure what a session costs the program, while attached and after the detach, on every interpreter")
+	fs.BoolVar(&c.overheadOnly, "overhead-only", false, "measure only that")
+	fs.StringVar(&c.overheadPythons, "overhead-pythons", "", "comma-separated `interpreters` for the overhead phase (default: every pyenv CPython 3.8+ and /usr/bin/python3)")
+	fs.DurationVar(&c.overheadWindow, "overhead-window", 3*time.Second, "how long each throughput `measurement` of the overhead phase lasts")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if c.rounds < 1 || c.sessions < 1 || c.requests < 2 || c.variables < 1 {
 		return c, errors.New("-rounds, -sessions and -variables must be at least 1, -requests at least 2")
 	}
+	if c.overheadWindow < 100*time.Millisecond {
+		return c, errors.New("-overhead-window must be at least 100ms")
+	}
+	c.overhead = c.overhead || c.overheadOnly
 	return c, nil
 }
 
@@ -71,19 +84,27 @@ func run(cfg config) error {
 	defer cleanup()
 	m := describeMachine(ctx, b.cfg)
 
-	cases := b.attachCases()
-	results := b.run(ctx, phaseAttach, cfg.rounds, cases)
-	results = append(results, b.run(ctx, phaseSession, cfg.sessions, b.sessionCases())...)
+	var cases []attachCase
+	var results []result
+	if !cfg.overheadOnly {
+		cases = b.attachCases()
+		results = b.run(ctx, phaseAttach, cfg.rounds, cases)
+		results = append(results, b.run(ctx, phaseSession, cfg.sessions, b.sessionCases())...)
+	}
+	var overhead []overheadResult
+	if cfg.overhead {
+		overhead = b.measureOverhead(ctx)
+	}
 	interrupted := context.Cause(ctx)
 	if interrupted != nil {
 		fmt.Println("**Interrupted: partial results.**")
 	}
 	if cfg.jsonPath != "" {
-		if err := writeJSON(cfg.jsonPath, m, results); err != nil {
+		if err := writeJSON(cfg.jsonPath, m, results, overhead); err != nil {
 			return err
 		}
 	}
-	writeReport(os.Stdout, m, summarize(results, cases), commandLine())
+	writeReport(os.Stdout, m, summarize(results, cases), overhead, cfg.overheadWindow, commandLine())
 	if interrupted != nil {
 		return fmt.Errorf("interrupted: %w", interrupted)
 	}
@@ -182,14 +203,15 @@ func (b *bench) sessionCases() []attachCase {
 
 // commandLine is how this run was started, for the report.
 func commandLine() string {
-	return strings.Join(append([]string{"go run ./bench"}, os.Args[1:]...), " ")
+	return strings.Join(append([]string{"go run ./internal/bench"}, os.Args[1:]...), " ")
 }
 
-func writeJSON(path string, m machine, results []result) error {
+func writeJSON(path string, m machine, results []result, overhead []overheadResult) error {
 	data, err := json.MarshalIndent(struct {
-		Machine machine  `json:"machine"`
-		Results []result `json:"results"`
-	}{m, results}, "", "  ")
+		Machine  machine          `json:"machine"`
+		Results  []result         `json:"results"`
+		Overhead []overheadResult `json:"overhead,omitempty"`
+	}{m, results, overhead}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Case ids the report compares.
@@ -125,13 +126,16 @@ func mostCommon(xs []string) string {
 
 // writeReport writes the run as Markdown: the comparison, the spread of
 // every case, pyattach's own breakdown, the machine and the command.
-func writeReport(w io.Writer, m machine, s summary, command string) {
+func writeReport(w io.Writer, m machine, s summary, overhead []overheadResult, window time.Duration, command string) {
 	fmt.Fprintf(w, "## Performance\n\n")
-	fmt.Fprint(w, method)
-	s.writeComparison(w)
-	s.writeSpread(w)
-	s.writeSteps(w)
-	s.writeFailures(w)
+	if len(s.cases) > 0 {
+		fmt.Fprint(w, method)
+		s.writeComparison(w)
+		s.writeSpread(w)
+		s.writeSteps(w)
+		s.writeFailures(w)
+	}
+	writeOverhead(w, overhead, window)
 	fmt.Fprintf(w, "\nMachine: %d × %s, %s, %s (load average at start: %s). %s; debugpy %s (pyattach supplies %s); %s; %s. Python environment of the targets: %s.\n",
 		m.CPUs, m.CPUModel, m.Kernel, m.OS, m.LoadAverage, m.Python, m.Debugpy, m.SuppliedDebugpy, m.GDB, m.Pyattach, cmp.Or(m.PythonEnv, "no PYTHON* variables"))
 	fmt.Fprintf(w, "\nReproduce (from the repository root, as root or with ptrace rights): `%s`\n", command)

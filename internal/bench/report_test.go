@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestProcKind(t *testing.T) {
@@ -79,7 +80,7 @@ func fakeRun() []result {
 func TestWriteReport(t *testing.T) {
 	cases := []attachCase{{id: casePyattach, label: "pyattach"}, {id: caseDebugpy, label: "debugpy --pid"}}
 	var out strings.Builder
-	writeReport(&out, machine{CPUs: 2, CPUModel: "Test CPU"}, summarize(fakeRun(), cases), "go run ./bench")
+	writeReport(&out, machine{CPUs: 2, CPUModel: "Test CPU"}, summarize(fakeRun(), cases), nil, 0, "go run ./bench")
 	report := out.String()
 	tests := []struct {
 		name string
@@ -102,6 +103,27 @@ func TestWriteReport(t *testing.T) {
 	for _, tt := range tests {
 		if !strings.Contains(report, tt.want) {
 			t.Errorf("%s: the report lacks %q:\n%s", tt.name, tt.want, report)
+		}
+	}
+}
+
+// TestOverheadTable: one row per interpreter, the 3.12+ target only where
+// it applies, a failure said in its row.
+func TestOverheadTable(t *testing.T) {
+	var out strings.Builder
+	writeOverhead(&out, []overheadResult{
+		{Python: "pyenv 3.11.7", Minor: 11, Debugpy: "1.8.20", Before: 1, While: 0.1, After: 0.97, WallBefore: 1, WallWhile: 0.1, WallAfter: 0.96},
+		{Python: "pyenv 3.12.1", Minor: 12, Before: 1, While: 0.85, After: 0.99},
+		{Python: "debian 3.11.2", Minor: 11, Error: "attach failed | badly"},
+	}, 3*time.Second)
+	for _, want := range []string{
+		"| pyenv 3.11.7 (1.8.20) | 1.00 (1.00) | 0.10 (0.10) | 0.97 (0.96) | after ≥ 0.95 | ✓ |",
+		"| pyenv 3.12.1 (supplied) | 1.00 (0.00) | 0.85 (0.00) | 0.99 (0.00) | after ≥ 0.95, while ≥ 0.9 | ✗ |",
+		"| debian 3.11.2 (supplied) | failed: attach failed / badly |",
+		"each over 3s",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, out.String())
 		}
 	}
 }

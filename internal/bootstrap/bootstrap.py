@@ -306,7 +306,7 @@ def untrace(monitored):
     a helper library (pydevd_tracing.set_trace_to_threads), and threads
     started during the session got it from threading.settrace. Each of
     those threads went on calling the tracer at every function call: the
-    program stayed 2-8 times slower on CPython 3.8-3.11 until restarted.
+    program stayed 3-10 times slower on CPython 3.8-3.11 until restarted.
     On 3.12 and 3.13 pydevd's sys.monitoring events set on single code
     objects stay too, and a frame-evaluation hook, where pydevd used one,
     stays everywhere. The program's own tracers (a coverage tool's) are
@@ -315,7 +315,7 @@ def untrace(monitored):
     import time
     began = time.monotonic()
     report = {"stopped": True, "removed": {}, "kept": [], "left": [], "errors": []}
-    for step in (untrace_threads, unmonitor, stop_frame_eval):
+    for step in (untrace_threads, unmonitor, stop_frame_eval, forget_session):
         try:
             step(report, monitored)
         except Exception as exc:
@@ -358,6 +358,8 @@ TSTATE_LAYOUT = {
 # increase_tracing_count): 10-20% slower for ever, with no tracer left.
 # Where the count is: _PyRuntime.ceval (3.8), the interpreter's ceval (3.9).
 TRACING_POSSIBLE = {(3, 8): ("runtime", 588), (3, 9): ("interp", 68)}
+
+WALK_GUARD = 0.02  # seconds: the switch interval while thread states are walked (untrace_threads)
 
 
 class ThreadStates(object):
@@ -464,13 +466,17 @@ def untrace_threads(report, monitored):
     """CPython 3.8-3.11: remove pydevd's trace and profile functions from
     every thread, and recount tracing_possible (3.8, 3.9).
 
-    The thread states are walked and written holding the GIL, which a
-    thread needs to end and free its thread state. The walk makes no call
-    that releases the GIL, runs with the garbage collector off (no
-    finalizer runs in the middle), takes a few microseconds per thread, and
-    starts right after this thread took the GIL afresh (the sleep), when
-    the other threads have a whole switch interval (5 ms) to wait before
-    they may ask for it back: no thread state can go away under it."""
+    Thread states are walked and written holding the GIL, which a thread
+    needs to end and free its own: none may be freed during the walk, so
+    the GIL must not change hands. The walk makes no call that releases
+    it, runs with the garbage collector off (no finalizer in the middle),
+    and takes about a millisecond; and other threads are kept from asking
+    for the GIL (which they do after waiting a switch interval, 5 ms by
+    default) by a switch interval of WALK_GUARD for the walk's duration:
+    set before a sleep longer than the old interval, so that every thread
+    that waits for the GIL once this one has it back waits with the new
+    one. The program's threads may wait up to WALK_GUARD for the GIL
+    once."""
     layout = TSTATE_LAYOUT.get(sys.version_info[:2])
     if layout is None:
         return  # 3.12+: pydevd traces with sys.monitoring (unmonitor)
@@ -488,10 +494,11 @@ def untrace_threads(report, monitored):
     counter = states.tracing_possible()
     removed = {"trace": 0, "profile": 0}
     held = []  # the removed tracers, freed only once the walk is over
-    collecting = gc.isenabled()
-    gc.disable()
+    collecting, interval = gc.isenabled(), sys.getswitchinterval()
     try:
-        time.sleep(0.001)
+        sys.setswitchinterval(max(interval, WALK_GUARD))
+        time.sleep(interval + 0.002)
+        gc.disable()
         for ts in states.all():
             for what in ("trace", "profile"):
                 obj = states.get(ts, what)
@@ -513,6 +520,7 @@ def untrace_threads(report, monitored):
                 if obj is not None and is_debugger(obj):
                     report["left"].append("%s function %s in a thread" % (what, describe(obj)))
     finally:
+        sys.setswitchinterval(interval)
         if collecting:
             gc.enable()
     del held[:]
@@ -571,6 +579,56 @@ def unmonitor(report, monitored):
     finally:
         mon.free_tool_id(tool)
     report["removed"].update({"monitoring_callbacks": callbacks, "monitoring_code_events": codes})
+
+
+def forget_session(report, monitored):
+    """Drop what pydevd keeps of a session after its stop, in state that a
+    later session does not read, so that the program's memory does not
+    grow with every attach (about 60 KiB each). First the tracers kept in
+    its per-thread state (the additional_info it sets on each
+    threading.Thread, which outlives the debugger): they hold that
+    session's PyDB, and one list of them gains one every session, so each
+    attach kept one more debugger alive, reader and writer included. A
+    later session makes the tracers it needs. The state itself stays: on
+    3.12+ pydevd's sys.monitoring support keeps using it."""
+    import threading
+    count = 0
+    for thread in list(threading._active.values()) + list(threading._limbo.values()):
+        info = thread.__dict__.get("additional_info")
+        if info is None:
+            continue
+        kept = getattr(info, "top_level_thread_tracer_no_back_frames", None) or []
+        count += len(kept) + sum(1 for name in ("top_level_thread_tracer_unhandled", "thread_tracer")
+                                 if getattr(info, name, None) is not None)
+        if hasattr(info, "top_level_thread_tracer_no_back_frames"):
+            info.top_level_thread_tracer_no_back_frames = []
+        for name in ("top_level_thread_tracer_unhandled", "thread_tracer"):
+            if hasattr(info, name):
+                setattr(info, name, None)
+    report["removed"]["thread_tracers"] = count
+    # pydevd also keeps every thread it ever numbered, so that no new one
+    # gets the number of an old one (the number is made of id(thread)), in
+    # a dict it never reads: the ended ones (its own reader of each
+    # session, this bootstrap's thread) can go, no session knows them.
+    constants = sys.modules.get("_pydevd_bundle.pydevd_constants")
+    numbered = getattr(constants, "_thread_id_to_thread_found", None)
+    if isinstance(numbered, dict):
+        ended = [key for key, thread in list(numbered.items()) if not thread.is_alive()]
+        for key in ended:
+            numbered.pop(key, None)
+        report["removed"]["ended_threads"] = len(ended)
+    # A weak reference to every lock it ever made, for resetting them in a
+    # forked child: those of the ended sessions are dead.
+    locks = getattr(constants, "_fork_safe_locks", None)
+    if isinstance(locks, list):
+        locks[:] = [ref for ref in list(locks) if ref() is not None]
+    # And every id it ever gave the client (frames, scopes, variables), in
+    # maps that only grow: the next session starts with its own.
+    schema = sys.modules.get("_pydevd_bundle._debug_adapter.pydevd_base_schema")
+    base = getattr(schema, "BaseSchema", None)
+    if base is not None and hasattr(base, "initialize_ids_translation"):
+        report["removed"]["client_ids"] = len(getattr(base, "_dap_id_to_obj_id", ())) - 2
+        base.initialize_ids_translation()
 
 
 def debugger_codes():

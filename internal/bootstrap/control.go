@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
@@ -421,6 +423,28 @@ func (s *server) hello(conn *jsonrpc2.Conn, req *jsonrpc2.Request) (any, error) 
 		s.l.log.Debug("closing the control listener", "err", err)
 	}
 	return helloResult{Source: source}, nil
+}
+
+// stoppedInLog matches heardStop's records in a log in slog's text format
+// (pyattach's --log), capturing the report.
+var stoppedInLog = regexp.MustCompile(`msg="debugpy (?:stopped|keeps running)[^"]*".* report=("(?:[^"\\]|\\.)*")`)
+
+// FindStopped returns the last report of a bootstrap's stop in a log
+// written by pyattach's --log, or nil if there is none.
+func FindStopped(log []byte) (*Stopped, error) {
+	all := stoppedInLog.FindAllSubmatch(log, -1)
+	if len(all) == 0 {
+		return nil, nil
+	}
+	raw, err := strconv.Unquote(string(all[len(all)-1][1]))
+	if err != nil {
+		return nil, fmt.Errorf("the bootstrap's stop report in the log: %w", err)
+	}
+	var st Stopped
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return nil, fmt.Errorf("the bootstrap's stop report %s: %w", raw, err)
+	}
+	return &st, nil
 }
 
 // heardStop records and logs what the bootstrap said it did at the end.

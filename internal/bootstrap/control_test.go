@@ -1,8 +1,13 @@
 package bootstrap
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"testing"
@@ -222,5 +227,127 @@ func TestWaitSaysHowFarTheBootstrapGot(t *testing.T) {
 				t.Errorf("Wait's error = %+v, want %+v", *u, tc.want)
 			}
 		})
+	}
+}
+
+// rawBootstrap is a bootstrap that speaks JSON lines itself, so that it
+// can go on writing after pyattach has closed its side of the channel.
+type rawBootstrap struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dialRaw(t *testing.T, l *Listener) *rawBootstrap {
+	t.Helper()
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(l.Config().Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	return &rawBootstrap{t: t, conn: conn, r: bufio.NewReader(conn)}
+}
+
+func (b *rawBootstrap) send(msg map[string]any) {
+	b.t.Helper()
+	msg["jsonrpc"] = "2.0"
+	line, _ := json.Marshal(msg)
+	if _, err := b.conn.Write(append(line, '\n')); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *rawBootstrap) call(id int, method string, params any) {
+	b.t.Helper()
+	b.send(map[string]any{"id": id, "method": method, "params": params})
+	if _, err := b.r.ReadString('\n'); err != nil {
+		b.t.Fatalf("no answer to %s: %v", method, err)
+	}
+}
+
+// release runs l.Release in the background.
+func release(l *Listener) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		l.Release()
+		close(done)
+	}()
+	return done
+}
+
+// TestReleaseHearsWhatTheStopDid: at the end of a session pyattach closes
+// only its side of the channel, and waits for the bootstrap to say what
+// stopping debugpy did.
+func TestReleaseHearsWhatTheStopDid(t *testing.T) {
+	l := newListener(t, 42)
+	done := wait(l, nil)
+	b := dialRaw(t, l)
+	b.call(1, "hello", hello{Token: l.token, PID: 42})
+	b.call(2, "ready", Report{PID: 42, Port: 5678})
+	if o := result(t, done); o.err != nil {
+		t.Fatal(o.err)
+	}
+	released := release(l)
+	if rest, err := io.ReadAll(b.r); err != nil || len(rest) > 0 {
+		t.Fatalf("reading until pyattach closes its side: %q, %v", rest, err)
+	}
+	select {
+	case <-released:
+		t.Fatal("Release returned before the bootstrap said what it did")
+	default:
+	}
+	b.send(map[string]any{"method": "stopped", "params": Stopped{Stopped: true, Removed: map[string]int{"trace": 3}}})
+	b.conn.Close()
+	select {
+	case <-released:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Release did not return once the bootstrap hung up")
+	}
+	if st := l.Stopped(); st == nil || st.Removed["trace"] != 3 || !st.Clean() {
+		t.Errorf("Stopped() = %+v, want the bootstrap's report", st)
+	}
+}
+
+// TestReleaseWaitsForTheStopOnlySoLong: a bootstrap that never answers
+// holds the end of the session for stopWait at most.
+func TestReleaseWaitsForTheStopOnlySoLong(t *testing.T) {
+	l := newListener(t, 42)
+	l.stopWait = 100 * time.Millisecond
+	done := wait(l, nil)
+	b := dialRaw(t, l)
+	b.call(1, "hello", hello{Token: l.token, PID: 42})
+	b.call(2, "ready", Report{PID: 42, Port: 5678})
+	if o := result(t, done); o.err != nil {
+		t.Fatal(o.err)
+	}
+	select {
+	case <-release(l):
+	case <-time.After(5 * time.Second):
+		t.Fatal("Release waited for a silent bootstrap")
+	}
+	if st := l.Stopped(); st != nil {
+		t.Errorf("Stopped() = %+v, want nil", st)
+	}
+}
+
+// TestFindStoppedReadsTheLog: the report heardStop logs is found again in
+// pyattach's log, the last one when there are several.
+func TestFindStoppedReadsTheLog(t *testing.T) {
+	var log bytes.Buffer
+	l := &Listener{log: slog.New(slog.NewTextHandler(&log, nil))}
+	if st, err := FindStopped(log.Bytes()); st != nil || err != nil {
+		t.Fatalf("FindStopped(empty log) = %+v, %v", st, err)
+	}
+	for _, st := range []Stopped{
+		{Stopped: false, Reason: "keepDebugpy"},
+		{Stopped: true, Removed: map[string]int{"trace": 5}, Kept: []string{`profile function "quoted" \ odd`}},
+	} {
+		raw, _ := json.Marshal(st)
+		l.heardStop(&st, raw)
+	}
+	st, err := FindStopped(log.Bytes())
+	if err != nil || st == nil || !st.Stopped || st.Removed["trace"] != 5 || len(st.Kept) != 1 || st.Kept[0] != `profile function "quoted" \ odd` {
+		t.Fatalf("FindStopped = %+v, %v; log:\n%s", st, err, log.String())
 	}
 }

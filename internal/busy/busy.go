@@ -28,16 +28,23 @@ var Script []byte
 // write its status.
 const StatusEnv = "PYATTACH_BUSY_STATUS"
 
-// BreakLine is the line of busy.py that never runs: a breakpoint there
-// makes a debugger trace the program without ever stopping it.
-var BreakLine = func() int {
+// Lines of busy.py that never run: a breakpoint there makes a debugger
+// trace the program without ever stopping it. NeverLine is in a function
+// that is never called; HotLine is in the function every loop calls, on a
+// branch never taken, which the debugger must then watch line by line.
+var (
+	NeverLine = marked("# BREAK:never")
+	HotLine   = marked("# BREAK:hot")
+)
+
+func marked(marker string) int {
 	for i, line := range bytes.Split(Script, []byte("\n")) {
-		if bytes.Contains(line, []byte("# BREAK:never")) {
+		if bytes.Contains(line, []byte(marker)) {
 			return i + 1
 		}
 	}
-	panic("busy.py has no line marked BREAK:never")
-}()
+	panic("busy.py has no line marked " + marker)
+}
 
 // Status is what busy.py last wrote.
 type Status struct {

@@ -11,8 +11,10 @@ What belongs to the program, and must outlive a debug session: the
 reporter's own profile function, and on 3.12+ sys.monitoring's coverage
 tool id, held (with no events) as "own". When the reporter finds a
 debugger in itself it starts one more worker, "late", so that a thread
-started during a session is checked too. The line marked BREAK:never never
-runs: a breakpoint there makes a debugger trace without ever stopping.
+started during a session is checked too. The lines marked BREAK:never (in
+a function never called) and BREAK:hot (in step(), on a branch never
+taken) never run: a breakpoint there makes a debugger trace without ever
+stopping.
 """
 
 import json
@@ -30,6 +32,8 @@ found = {}  # thread name -> what it last found installed in itself
 
 
 def step(x):
+    if x < 0:
+        x = 0  # BREAK:hot
     return x + 1
 
 
