@@ -74,6 +74,7 @@ func Attach(ctx context.Context, req Request) (*Session, error) {
 	if err != nil {
 		return nil, explain(ctx, err, req, target, res)
 	}
+	req.Log.Info("bootstrap ready", "debugpy", report.DebugpyVersion, "origin", report.DebugpyOrigin, "reused", report.Reused, "patches", report.Patches)
 	done = step.begin(fmt.Sprintf("connecting to debugpy %s at %s:%d", report.DebugpyVersion, report.Host, report.Port))
 	conn, err := connect(ctx, report)
 	done(err)

@@ -41,7 +41,7 @@ class Failure(Exception):
         self.kind = kind
 
 
-class Channel(object):
+class Channel:
     """JSON-RPC 2.0 over TCP, one JSON object per line, as jsonrpc2's plain
     object stream reads and writes them on the Go side. It continues the
     conversation the loader started."""
@@ -201,7 +201,7 @@ def state():
     return sys.modules.setdefault(STATE_MODULE, fresh)
 
 
-class quiet_pydevd(object):
+class quiet_pydevd:
     """Keep pydevd's import-time warnings (e.g. about frozen modules on 3.11+)
     out of the target's own stderr, which belongs to the program; the
     variable is removed again so the program's environment is as it was."""
@@ -362,7 +362,7 @@ TRACING_POSSIBLE = {(3, 8): ("runtime", 588), (3, 9): ("interp", 68)}
 WALK_GUARD = 0.02  # seconds: the switch interval while thread states are walked (untrace_threads)
 
 
-class ThreadStates(object):
+class ThreadStates:
     """The interpreter's thread states (CPython 3.8-3.11), read and written
     with ctypes. Only the C API's own setters write them where CPython
     exports one for another thread (_PyEval_SetTrace/_PyEval_SetProfile,
@@ -592,11 +592,12 @@ def forget_session(report, monitored):
     later session makes the tracers it needs. The state itself stays: on
     3.12+ pydevd's sys.monitoring support keeps using it."""
     import threading
-    count = 0
+    count, infos = 0, []
     for thread in list(threading._active.values()) + list(threading._limbo.values()):
         info = thread.__dict__.get("additional_info")
         if info is None:
             continue
+        infos.append(info)
         kept = getattr(info, "top_level_thread_tracer_no_back_frames", None) or []
         count += len(kept) + sum(1 for name in ("top_level_thread_tracer_unhandled", "thread_tracer")
                                  if getattr(info, name, None) is not None)
@@ -606,6 +607,10 @@ def forget_session(report, monitored):
             if hasattr(info, name):
                 setattr(info, name, None)
     report["removed"]["thread_tracers"] = count
+    # pydevd's set of every thread's state drops those of ended threads
+    # only when a thread's stepping changes: have it do so now.
+    if infos and hasattr(infos[0], "update_stepping_info"):
+        infos[0].update_stepping_info()
     # pydevd also keeps every thread it ever numbered, so that no new one
     # gets the number of an old one (the number is made of id(thread)), in
     # a dict it never reads: the ended ones (its own reader of each
@@ -652,28 +657,6 @@ def stop_frame_eval(report, monitored):
         report["removed"]["frame_eval"] = 1
 
 
-def end_reader():
-    """Let pydevd's reader thread end before pydevd.stoptrace() waits for
-    it. The reader blocks on pydevd's connection to its adapter, which the
-    adapter keeps open between clients, and pydevd closes that connection
-    only after waiting half a second for its threads: every stop took
-    0.5 s, and an attach right after a detach waited for it. Shutting the
-    connection for reading gives the reader its end of stream now; it then
-    disposes of pydevd itself (its usual course when the adapter goes), and
-    stoptrace() finds that done. Writing stays open, so pydevd's farewell
-    to the adapter still goes out. Best effort: it reaches into pydevd's
-    internals, and without them stoptrace() simply takes its half second."""
-    try:
-        import pydevd
-        py_db = pydevd.get_global_debugger()
-        readers = [t for t in py_db.created_pydb_daemon_threads if t.name == "pydevd.Reader"]
-        py_db._client_socket.shutdown(socket.SHUT_RD)
-        for reader in readers:
-            reader.join(READER_END_WAIT)
-    except Exception:
-        pass
-
-
 def listen(cfg, chan):
     debugpy, origin = import_debugpy(cfg, chan)
     version = getattr(debugpy, "__version__", "unknown")
@@ -691,6 +674,7 @@ def listen(cfg, chan):
     except RuntimeError as exc:
         raise Failure("debugpy-failed", "debugpy.listen() failed: %s" % exc)
     no_delay()
+    check_reader()
     report = describe_python()
     report.update({
         "debugpy_version": version,
@@ -700,11 +684,30 @@ def listen(cfg, chan):
         "port": port,
         "reused": False,
         "client_connected": False,
+        "patches": dict(PATCHES),
     })
     return report
 
 
-class no_startup_nap(object):
+# --- Reaching into debugpy and pydevd -------------------------------------
+#
+# Each of these changes something of debugpy's or pydevd's that their API
+# does not offer, to save time on every attach or detach. Each is best
+# effort: where a debugpy release lacks what it relies on, debugpy's own
+# behaviour stays, at its cost. PATCHES records which took effect; the
+# ready report carries it, and a test (bootstrap/python_test.go) requires
+# every one with the pinned debugpy, so an upgrade that breaks one fails
+# there instead of silently costing 40-500 ms.
+
+PATCHES = {
+    "startup_nap": False,         # no_startup_nap: pydevd's 100 ms nap skipped
+    "environment_survey": False,  # no_environment_survey: the package survey skipped
+    "no_delay": False,            # no_delay: TCP_NODELAY on pydevd's socket
+    "reader_shutdown": False,     # end_reader will find pydevd's reader and socket
+}
+
+
+class no_startup_nap:
     """Skip the nap pydevd takes once connected to its adapter: it sleeps
     100 ms "to give threads time to start" (PyDB.initialize_network), but
     Thread.start() has already waited for them to start. A tenth of a
@@ -729,7 +732,7 @@ class no_startup_nap(object):
             self.pydevd.time = self.time
 
 
-class no_environment_survey(object):
+class no_environment_survey:
     """Skip the survey of the target's environment that debugpy.listen()
     writes at the top of its log (debugpy.common.log.describe_environment).
     It reads the metadata of every installed distribution, and debugpy
@@ -751,14 +754,18 @@ class no_environment_survey(object):
             return
         if hasattr(log, "describe_environment"):
             self.log, self.describe = log, log.describe_environment
-            log.describe_environment = lambda header: None
+            log.describe_environment = skipped_survey
 
     def __exit__(self, *exc):
         if self.log is not None:
             self.log.describe_environment = self.describe
 
 
-class NapFreeTime(object):
+def skipped_survey(header):
+    PATCHES["environment_survey"] = True
+
+
+class NapFreeTime:
     """The time module, but for the nap no_startup_nap skips."""
 
     def __init__(self, time, thread):
@@ -771,6 +778,7 @@ class NapFreeTime(object):
         import threading
         caller = sys._getframe(1).f_code.co_name
         if caller == "initialize_network" and threading.get_ident() == self.thread:
+            PATCHES["startup_nap"] = True
             return
         self.time.sleep(seconds)
 
@@ -784,8 +792,53 @@ def no_delay():
     try:
         import pydevd
         pydevd.get_global_debugger().writer.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        PATCHES["no_delay"] = True
     except Exception:
         pass
+
+
+def check_reader():
+    """Record whether end_reader will find what it needs when the session
+    ends (it runs then, too late to report)."""
+    try:
+        pydevd_reader()
+        PATCHES["reader_shutdown"] = True
+    except Exception:
+        pass
+
+
+def end_reader():
+    """Let pydevd's reader thread end before pydevd.stoptrace() waits for
+    it. The reader blocks on pydevd's connection to its adapter, which the
+    adapter keeps open between clients, and pydevd closes that connection
+    only after waiting half a second for its threads: every stop took
+    0.5 s, and an attach right after a detach waited for it. Shutting the
+    connection for reading gives the reader its end of stream now; it then
+    disposes of pydevd itself (its usual course when the adapter goes), and
+    stoptrace() finds that done. Writing stays open, so pydevd's farewell
+    to the adapter still goes out. Best effort: it reaches into pydevd's
+    internals, and without them stoptrace() simply takes its half second."""
+    try:
+        py_db, readers = pydevd_reader()
+        py_db._client_socket.shutdown(socket.SHUT_RD)
+        for reader in readers:
+            reader.join(READER_END_WAIT)
+    except Exception:
+        pass
+
+
+def pydevd_reader():
+    """pydevd's debugger and its reader threads, as end_reader needs them:
+    raises when this pydevd lacks what end_reader relies on."""
+    import pydevd
+    py_db = pydevd.get_global_debugger()
+    readers = [t for t in py_db.created_pydb_daemon_threads if t.name == "pydevd.Reader"]
+    if not readers or py_db._client_socket is None:
+        raise LookupError("no pydevd reader or client socket")
+    return py_db, readers
+
+
+# --- End of reaching into debugpy and pydevd ------------------------------
 
 
 def release_buffer(cfg):

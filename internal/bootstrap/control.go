@@ -42,6 +42,9 @@ type Report struct {
 	Reused          bool   `json:"reused"`           // a previous attach had already started debugpy
 	ClientConnected bool   `json:"client_connected"` // ... and a debug client is connected to it now
 	Queued          bool   `json:"queued"`           // the stub ran as a pending call, not at once
+	// Patches says which of the bootstrap's changes to debugpy's and
+	// pydevd's internals took effect (see bootstrap.py's section on them).
+	Patches map[string]bool `json:"patches"`
 }
 
 // Failure is what a bootstrap that could not start debugpy says.

@@ -145,6 +145,32 @@ func TestBootstrapStartsDebugpy(t *testing.T) {
 	}
 }
 
+// TestDebugpyPatchesTakeEffect: every change the bootstrap makes to
+// debugpy's and pydevd's internals (to save 40-500 ms per attach or detach)
+// takes effect with the debugpy pyattach pins; a debugpy upgrade that
+// breaks one fails here.
+func TestDebugpyPatchesTakeEffect(t *testing.T) {
+	py := interpreterWithDebugpy(t)
+	if py.Debugpy != debugpydist.Version {
+		t.Skipf("%s has debugpy %s, not the pinned %s", py.Label, py.Debugpy, debugpydist.Version)
+	}
+	p := startHost(t, py.Path)
+	r, err := p.attach(t, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"startup_nap", "environment_survey", "no_delay", "reader_shutdown"}
+	for _, name := range want {
+		if !r.Patches[name] {
+			t.Errorf("patch %s did not take effect with debugpy %s (report: %v)", name, r.DebugpyVersion, r.Patches)
+		}
+	}
+	if len(r.Patches) != len(want) {
+		t.Errorf("patches reported: %v; want exactly %v", r.Patches, want)
+	}
+	t.Logf("%s, debugpy %s: patches %v", py.Label, r.DebugpyVersion, r.Patches)
+}
+
 // TestReleaseStopsDebugpy: when the last session releases the bootstrap,
 // debugpy stops and its port closes (its adapter accepts any local client,
 // so it must not outlive the session); the next attach starts it afresh.
