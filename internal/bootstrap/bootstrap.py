@@ -592,12 +592,11 @@ def forget_session(report, monitored):
     later session makes the tracers it needs. The state itself stays: on
     3.12+ pydevd's sys.monitoring support keeps using it."""
     import threading
-    count, infos = 0, []
+    count = 0
     for thread in list(threading._active.values()) + list(threading._limbo.values()):
         info = thread.__dict__.get("additional_info")
         if info is None:
             continue
-        infos.append(info)
         kept = getattr(info, "top_level_thread_tracer_no_back_frames", None) or []
         count += len(kept) + sum(1 for name in ("top_level_thread_tracer_unhandled", "thread_tracer")
                                  if getattr(info, name, None) is not None)
@@ -607,10 +606,6 @@ def forget_session(report, monitored):
             if hasattr(info, name):
                 setattr(info, name, None)
     report["removed"]["thread_tracers"] = count
-    # pydevd's set of every thread's state drops those of ended threads
-    # only when a thread's stepping changes: have it do so now.
-    if infos and hasattr(infos[0], "update_stepping_info"):
-        infos[0].update_stepping_info()
     # pydevd also keeps every thread it ever numbered, so that no new one
     # gets the number of an old one (the number is made of id(thread)), in
     # a dict it never reads: the ended ones (its own reader of each

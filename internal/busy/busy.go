@@ -135,7 +135,8 @@ type Comparison struct {
 func (c Comparison) String() string { return fmt.Sprintf("%.2f (wall clock %.2f)", c.CPU, c.Wall) }
 
 // Compare measures a's throughput relative to b's over d: both status
-// files are read at the start and at the end.
+// files are read at the start, and again once each has been rewritten at
+// least d later (a program on a loaded machine may be late with it).
 func Compare(ctx context.Context, a, b string, d time.Duration) (Comparison, error) {
 	a0, errA := Read(a)
 	b0, errB := Read(b)
@@ -147,8 +148,13 @@ func Compare(ctx context.Context, a, b string, d time.Duration) (Comparison, err
 		return Comparison{}, ctx.Err()
 	case <-time.After(d):
 	}
-	a1, errA := Read(a)
-	b1, errB := Read(b)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second+d)
+	defer cancel()
+	later := func(s0 Status) func(Status) bool {
+		return func(s Status) bool { return s.Time >= s0.Time+d.Seconds() }
+	}
+	a1, errA := WaitFor(wctx, a, later(a0))
+	b1, errB := WaitFor(wctx, b, later(b0))
 	if err := errors.Join(errA, errB); err != nil {
 		return Comparison{}, err
 	}

@@ -10,8 +10,10 @@ its trace and profile functions and, on 3.12+, the sys.monitoring tools.
 What belongs to the program, and must outlive a debug session: the
 reporter's own profile function, and on 3.12+ sys.monitoring's coverage
 tool id, held (with no events) as "own". When the reporter finds a
-debugger in itself it starts one more worker, "late", so that a thread
-started during a session is checked too. The lines marked BREAK:never (in
+debugger in itself it starts one more thread, "late", so that a thread
+started during a session is checked too; it works little (a loop every
+10 ms), so that the copy a debugger attached to keeps the same load as
+its twin. The lines marked BREAK:never (in
 a function never called) and BREAK:hot (in step(), on a branch never
 taken) never run: a breakpoint there makes a debugger trace without ever
 stopping.
@@ -55,15 +57,17 @@ def installed():
     return {"at": time.time(), "trace": describe(sys.gettrace()), "profile": describe(sys.getprofile()), "tools": tools}
 
 
-def spin(name):
+def spin(name, pause=0):
     n = count = 0
     while True:
         for _ in range(1000):
             n = step(n)
         count += 1
         loops[name] = count
-        if count % 16 == 0:
+        if count % 16 == 0 or pause:
             found[name] = installed()
+        if pause:
+            time.sleep(pause)
 
 
 def own_profile(frame, event, arg):
@@ -83,7 +87,7 @@ def report():
         time.sleep(0.1)
         mine = found["reporter"] = installed()
         if late is None and (mine["trace"] or "pydevd" in str(mine["tools"])):
-            late = threading.Thread(target=spin, args=("late",), name="late", daemon=True)
+            late = threading.Thread(target=spin, args=("late", 0.01), name="late", daemon=True)
             late.start()
         total = sum(loops.values())
         status = {"time": time.time(), "cpu": time.process_time(), "loops": total,
