@@ -16,6 +16,7 @@ import (
 
 	"github.com/pyattach/pyattach/internal/bootstrap"
 	"github.com/pyattach/pyattach/internal/busy"
+	"github.com/pyattach/pyattach/internal/dapio"
 )
 
 // The overhead phase measures what a debug session costs the program it
@@ -245,8 +246,15 @@ func (b *bench) attachElsewhere(ctx context.Context, pid int, script, dir, tag s
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.client.waitEvent(ctx, "initialized"); err != nil {
+	// debugpy's initialized event, or pyattach's answer to a failed attach.
+	initialized, answered := dapio.IsEvent("initialized"), dapio.IsResponseTo(attach.seq)
+	r, _, err := s.client.c.Until(ctx, attach.from, "the initialized event", func(f dapio.Frame) bool { return initialized(f) || answered(f) })
+	if err != nil {
 		return nil, err
+	}
+	if answered(r.Frame) {
+		_, err := s.client.wait(ctx, attach)
+		return nil, cmp.Or(err, errors.New("the attach ended before debugpy was initialized"))
 	}
 	bps := map[string]any{"source": map[string]any{"path": script}, "breakpoints": []map[string]any{{"line": busy.NeverLine}}}
 	if _, err := s.client.call(ctx, "setBreakpoints", bps, nil); err != nil {
