@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyattach/pyattach/internal/daptest"
 	"github.com/pyattach/pyattach/internal/testtarget"
 )
 
@@ -68,31 +66,14 @@ func poolSession(t *testing.T, target *testtarget.Target, line, n int) time.Dura
 	defer c.Close()
 	c.SetTimeout(45 * time.Second)
 	began := time.Now()
-	attach := c.Send("attach", map[string]any{"processId": target.PID})
-	c.ExpectEvent("initialized")
-	if bps := c.SetBreakpoints(target.Script, []int{line}); len(bps) != 1 || !bps[0].Verified {
-		t.Fatalf("breakpoint not verified: %+v", bps)
-	}
-	c.ConfigurationDone()
-	if resp := c.ExpectResponse(attach); !resp.Success {
-		t.Fatalf("attach failed: %s", resp.Message)
-	}
-	stopped := c.ExpectFunc(fmt.Sprintf("session %d to stop at the breakpoint in a pool worker (a miss)", n), func(m *daptest.Message) bool {
-		return m.Type == "event" && m.Event == "stopped"
-	})
+	stopped := attachAndBreak(t, c, target, line) // a miss fails here, after c's timeout
 	took := time.Since(began)
-	var body struct {
-		ThreadID int `json:"threadId"`
-	}
-	if err := stopped.DecodeBody(&body); err != nil {
-		t.Fatal(err)
-	}
-	frames := c.StackTrace(body.ThreadID)
-	if got := c.Evaluate("x", frames[0].Id, "repl"); !strings.HasPrefix(threadName(t, c, body.ThreadID), "ThreadPoolExecutor") || got.Result == "" {
-		t.Errorf("stopped in thread %d, x = %q; want a pool worker and a value", body.ThreadID, got.Result)
+	frames := c.StackTrace(stopped.ThreadId)
+	if got := c.Evaluate("x", frames[0].Id, "repl"); !strings.HasPrefix(threadName(t, c, stopped.ThreadId), "ThreadPoolExecutor") || got.Result == "" {
+		t.Errorf("session %d stopped in thread %d, x = %q; want a pool worker and a value", n, stopped.ThreadId, got.Result)
 	}
 	c.SetBreakpoints(target.Script, nil)
-	c.Continue(body.ThreadID)
+	c.Continue(stopped.ThreadId)
 	c.Disconnect(false)
 	return took
 }
