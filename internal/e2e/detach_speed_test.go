@@ -16,6 +16,7 @@ import (
 	"github.com/pyattach/pyattach/internal/bootstrap"
 	"github.com/pyattach/pyattach/internal/busy"
 	"github.com/pyattach/pyattach/internal/daptest"
+	"github.com/pyattach/pyattach/internal/forkyroot"
 	"github.com/pyattach/pyattach/internal/testtarget"
 )
 
@@ -48,12 +49,14 @@ func TestDetachRestoresSpeed(t *testing.T) {
 		defer mu.Unlock()
 		lines = append(lines, line)
 	}
-	t.Run("forky-3.14", func(t *testing.T) { // not parallel: forkyRoot sets TMPDIR
-		root := forkyRoot(t)
-		py := forky314(t, root, inChroot)
-		recordInterpreter(py.Label + " (remote exec, PEP 768)")
-		record(detachSpeed(t, py))
-	})
+	for _, minor := range forkyroot.Minors {
+		t.Run(fmt.Sprintf("forky-3.%d", minor), func(t *testing.T) {
+			root := forkyRoot(t)
+			py := forkyPython(t, root, inChroot, minor)
+			recordInterpreter(py.Label + " (remote exec, PEP 768)")
+			record(detachSpeed(t, py))
+		})
+	}
 	// One interpreter at a time: two pairs of busy programs on a 2-CPU
 	// machine starve the bootstrap of the GIL, and attaches took up to the
 	// attach timeout.
