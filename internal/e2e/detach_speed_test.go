@@ -94,7 +94,11 @@ func detachSpeed(t *testing.T, py testtarget.Interpreter) string {
 	logPath := filepath.Join(t.TempDir(), "pyattach.log")
 	c := daptest.StartAdapter(t, bin, "dap", "--log", logPath)
 	c.Initialize(daptest.DefaultInitializeArgs())
-	attach := c.Send("attach", map[string]any{"processId": target.PID})
+	// Four busy threads starve the bootstrap of the GIL: debugpy 1.6's
+	// start-up took 20-25 s on two CPUs (Debian's python3). This test
+	// measures throughput, not the attach, so it waits longer.
+	c.SetTimeout(3 * time.Minute)
+	attach := c.Send("attach", map[string]any{"processId": target.PID, "timeout": 150})
 	c.ExpectEvent("initialized")
 	if bps := c.SetBreakpoints(script, []int{busy.NeverLine, busy.HotLine}); len(bps) != 2 || !bps[0].Verified || !bps[1].Verified {
 		t.Fatalf("breakpoint not verified: %+v", bps)

@@ -98,14 +98,33 @@ func functions(frames []frame) []string {
 // findHazard returns the first hazard on the stack and the function that
 // showed it.
 func findHazard(frames []string) (*hazard, string) {
-	for _, fn := range frames {
+	for n, fn := range frames {
 		for i := range hazards {
 			if hazards[i].matches(fn) {
 				return &hazards[i], fn
 			}
 		}
+		if condWait(fn) && n+1 < len(frames) && frames[n+1] == "??" {
+			return &strippedGILWait, fn + " called from code without symbols"
+		}
 	}
 	return nil, ""
+}
+
+// strippedGILWait is a wait on a condition variable called from a function
+// gdb cannot name: in a stripped CPython (Debian's python3 exports only its
+// API, and take_gil is static) that is how a thread waiting for the GIL
+// looks, and CPython waits on condition variables nowhere else the main
+// thread can block (its locks are semaphores, its sleeps clock_nanosleep).
+// Running the stub on that thread would take the GIL inside an interrupted
+// take_gil, and the program deadlocked that way; queueing it is safe.
+var strippedGILWait = hazard{why: "probably waiting for the GIL", matches: func(string) bool { return false }}
+
+// condWait reports whether fn is the C library's wait on a condition
+// variable.
+func condWait(fn string) bool {
+	return strings.HasPrefix(fn, "pthread_cond_") && strings.Contains(fn, "wait") ||
+		strings.HasPrefix(fn, "__pthread_cond_") && strings.Contains(fn, "wait")
 }
 
 // equals, prefixes and contains match a function name against names.

@@ -14,6 +14,9 @@ func TestChoose(t *testing.T) {
 	waitingForGIL := []string{"__futex_abstimed_wait_common", "take_gil", "PyEval_RestoreThread", "time_sleep"}
 	inPending := []string{"__lll_lock_wait", "_push_pending_call", "Py_AddPendingCall", "signal_handler"}
 	forking := []string{"_Fork", "__libc_fork", "os_fork_impl"}
+	// Debian's stripped python3 waiting for the GIL: take_gil has no symbol.
+	strippedGILWait := []string{"??", "pthread_cond_timedwait", "??", "_PyEval_EvalFrameDefault", "PyEval_EvalCode"}
+	condWaitNamed := []string{"__futex_abstimed_wait_common", "pthread_cond_timedwait", "PyThread_acquire_lock_timed", "time_sleep"}
 	tests := []struct {
 		name      string
 		requested Strategy
@@ -30,6 +33,8 @@ func TestChoose(t *testing.T) {
 		{"in the loader: queue it", Auto, false, inLoader, PendingCall, 0, false},
 		{"waiting for the GIL: queue it", Auto, false, waitingForGIL, PendingCall, 0, false},
 		{"forking: queue it", Auto, false, forking, PendingCall, 0, false},
+		{"waiting on a condition in stripped code (the GIL): queue it", Auto, false, strippedGILWait, PendingCall, 0, false},
+		{"waiting on a condition in named code: run on it", Auto, false, condWaitNamed, DirectCall, 0, false},
 		{"in the pending-call machinery: retry", Auto, false, inPending, "", 0, true},
 		{"pending call requested and unsafe: retry", PendingCall, true, inPending, "", 0, true},
 		{"pending call requested on a sleeping thread", PendingCall, false, sleeping, PendingCall, 0, false},
