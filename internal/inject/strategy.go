@@ -123,8 +123,7 @@ var strippedGILWait = hazard{why: "probably waiting for the GIL", matches: func(
 // condWait reports whether fn is the C library's wait on a condition
 // variable.
 func condWait(fn string) bool {
-	return strings.HasPrefix(fn, "pthread_cond_") && strings.Contains(fn, "wait") ||
-		strings.HasPrefix(fn, "__pthread_cond_") && strings.Contains(fn, "wait")
+	return strings.HasPrefix(strings.TrimLeft(fn, "_"), "pthread_cond_") && strings.Contains(fn, "wait")
 }
 
 // equals, prefixes and contains match a function name against names.
