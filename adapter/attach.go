@@ -44,25 +44,38 @@ func (s *server) startAttach(ctx context.Context, f dapio.Frame) {
 	run := &attachRun{req: f, cancel: cancel, done: make(chan attachResult, 1)}
 	s.attach = run
 	title := fmt.Sprintf("Attaching to process %d", args.PID)
-	if args.Connect != nil {
+	switch {
+	case args.Join != nil:
 		title = "Joining a child process's debug session"
+	case args.Connect != nil:
+		title = fmt.Sprintf("Joining debugpy at %s:%d", args.Connect.Host, args.Connect.Port)
 	}
 	if s.progress {
 		s.send(&dap.ProgressStartEvent{Event: event("progressStart"), Body: dap.ProgressStartEventBody{
 			ProgressId: progressID, Title: title, RequestId: f.Env.Seq,
 		}})
 	}
+	if args.KeepDebugpy {
+		s.say(keepDebugpyIgnored)
+	}
 	go func() {
 		var sess *session.Session
 		var err error
-		if args.Connect != nil {
+		switch {
+		case args.Join != nil:
+			sess, err = session.Join(actx, *args.Join, s.log)
+		case args.Connect != nil:
 			sess, err = session.Connect(actx, args.Connect.Host, args.Connect.Port, s.log)
-		} else {
+		default:
 			sess, err = session.Attach(actx, s.sessionRequest(args))
 		}
 		run.done <- attachResult{sess: sess, err: err}
 	}()
 }
+
+// keepDebugpyIgnored says why keepDebugpy, which once left debugpy
+// listening in the target after the session, no longer does anything.
+const keepDebugpyIgnored = "keepDebugpy has no effect: debugpy's adapter runs beside pyattach and ends with the session, and nothing is left listening in the target; debugpy stays imported there, so attaching again is as fast as it was with keepDebugpy"
 
 func (s *server) sessionRequest(args AttachArgs) session.Request {
 	gdb := args.GDBPath
@@ -76,7 +89,6 @@ func (s *server) sessionRequest(args AttachArgs) session.Request {
 		SuppliedDir:   s.cfg.SuppliedDir,
 		DebugpyLogDir: args.DebugpyLogDir,
 		SubProcess:    s.subProcess(args),
-		KeepDebugpy:   args.KeepDebugpy,
 		RemoteDebug:   args.RemoteDebug,
 		Strategy:      args.Strategy,
 		Timeout:       args.Timeout,
@@ -126,8 +138,11 @@ func (s *server) handover(ctx context.Context, res attachResult) (*bridge.Bridge
 
 // describe says what the attach did, for the user.
 func describe(sess *session.Session) string {
+	if sess.Target == nil && sess.Report.Port == 0 {
+		return "joined the parent session's debugpy for a child process"
+	}
 	if sess.Target == nil {
-		return fmt.Sprintf("joined debugpy at %s:%d for a child process", sess.Report.Host, sess.Report.Port)
+		return fmt.Sprintf("joined debugpy at %s:%d", sess.Report.Host, sess.Report.Port)
 	}
 	return fmt.Sprintf("attached to process %d (%s %s) with debugpy %s from %s; strategy %s by %s, target paused %s",
 		sess.Target.Process.PID, sess.Target.Python.Implementation, sess.Report.Version, sess.Report.DebugpyVersion,

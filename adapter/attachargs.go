@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/childjoin"
 	"github.com/pyattach/pyattach/internal/inject"
 	"github.com/pyattach/pyattach/session"
 )
@@ -19,8 +21,9 @@ import (
 // argument (justMyCode, pathMappings, redirectOutput, rules, ...) is
 // debugpy's and goes to it untouched.
 type AttachArgs struct {
-	PID     int       // the target; 0 when Connect is set
-	Connect *Endpoint // a debugpy already listening, for a child process's session
+	PID     int               // the target; 0 when Join or Connect is set
+	Join    *childjoin.Ticket // a child process's session: how to join its parent session's adapter
+	Connect *Endpoint         // a debugpy the program started listening itself
 
 	GDBPath       string
 	DebugpyPath   string
@@ -29,7 +32,7 @@ type AttachArgs struct {
 	Timeout       time.Duration // 0: the default
 	Strategy      inject.Strategy
 	SubProcess    *bool // debugpy's own argument, which the bootstrap must also know before debugpy starts
-	KeepDebugpy   bool  // leave debugpy running after the session (faster re-attach; it keeps listening)
+	KeepDebugpy   bool  // accepted for old configurations; no effect (see keepDebugpyIgnored)
 	RemoteDebug   session.RemoteDebug
 }
 
@@ -50,7 +53,11 @@ func ParseAttachArgs(raw json.RawMessage) (AttachArgs, error) {
 			return a, badArgs("The attach arguments are not a JSON object.", "Send attach with an arguments object such as {\"processId\": 1234}.")
 		}
 	}
-	if raw, ok := fields["connect"]; ok && !isNull(raw) && fields["processId"] == nil {
+	if raw, ok := fields[session.JoinKey]; ok && !isNull(raw) {
+		if a.Join, err = parseJoin(raw); err != nil {
+			return a, err
+		}
+	} else if raw, ok := fields["connect"]; ok && !isNull(raw) && fields["processId"] == nil {
 		if a.Connect, err = parseConnect(raw); err != nil {
 			return a, err
 		}
@@ -119,10 +126,21 @@ func parsePID(raw json.RawMessage) (int, error) {
 	return pid, nil
 }
 
-// parseConnect reads "connect": the debugpy a child process's session joins
-// (debugpy asks the editor to start such sessions with startDebugging). It
-// must be on this machine: pyattach does not relay debug sessions to other
-// hosts.
+// parseJoin reads the ticket of a child process's session (see
+// session.JoinKey), which pyattach itself put in the configuration that
+// debugpy asked the editor to start.
+func parseJoin(raw json.RawMessage) (*childjoin.Ticket, error) {
+	var t childjoin.Ticket
+	if err := json.Unmarshal(raw, &t); err != nil || !filepath.IsAbs(t.Socket) || t.Token == "" {
+		return nil, badArgs(fmt.Sprintf("%q must be {\"socket\": ..., \"token\": ...} as pyattach wrote it, not %s.", session.JoinKey, raw),
+			"Leave the configuration of a child process's session as the editor received it.")
+	}
+	return &t, nil
+}
+
+// parseConnect reads "connect": a debugpy the program started listening
+// itself, which the session joins with no injection. It must be on this
+// machine: pyattach does not relay debug sessions to other hosts.
 func parseConnect(raw json.RawMessage) (*Endpoint, error) {
 	var e Endpoint
 	if err := json.Unmarshal(raw, &e); err != nil || e.Host == "" || e.Port <= 0 || e.Port > 65535 {

@@ -35,6 +35,10 @@ type Options struct {
 	// attach: debugpy answers it after configurationDone, so the editor's
 	// breakpoints are set by then.
 	Attached func()
+	// ChildConfig, if set, rewrites a child process's attach configuration
+	// (in debugpy's startDebugging request or debugpyAttach event) before
+	// the editor sees it.
+	ChildConfig func(map[string]json.RawMessage) error
 }
 
 // ownRequest marks, in Bridge.reverse, a reverse request the bridge itself
@@ -102,7 +106,7 @@ func (b *Bridge) Call(ctx context.Context, command string, args any) (dapio.Fram
 		return dapio.Frame{}, err
 	}
 	if args != nil {
-		if body, err = withArguments(body, args); err != nil {
+		if body, err = withField(body, "arguments", args); err != nil {
 			return dapio.Frame{}, err
 		}
 	}
@@ -125,13 +129,18 @@ func (b *Bridge) Call(ctx context.Context, command string, args any) (dapio.Fram
 	}
 }
 
-// withArguments adds "arguments" to a marshalled request.
-func withArguments(body []byte, args any) ([]byte, error) {
-	var m map[string]any
+// withField sets one top-level field of a marshalled message; the other
+// fields keep their bytes.
+func withField(body []byte, key string, value any) ([]byte, error) {
+	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, err
 	}
-	m["arguments"] = args
+	raw, err := json.Marshal(value)
+	if err != nil {
+		return nil, err
+	}
+	m[key] = raw
 	return json.Marshal(m)
 }
 
@@ -255,15 +264,19 @@ func (b *Bridge) toEditor(f dapio.Frame) error {
 	case "response":
 		return b.responseToEditor(f)
 	case "request":
-		_, err := b.editor.SendRaw(f.Body, func(seq int) {
+		body, err := b.childStartDebugging(f)
+		if err != nil {
+			return err
+		}
+		_, err = b.editor.SendRaw(body, func(seq int) {
 			b.mu.Lock()
 			b.reverse[seq] = f.Env.Seq
 			b.mu.Unlock()
 		})
 		return err
 	default:
-		if f.Env.Event == "debugpyAttach" && b.opts.StartDebugging {
-			return b.startDebugging(f)
+		if f.Env.Event == "debugpyAttach" {
+			return b.childAttach(f)
 		}
 		if f.Env.Event == "terminated" {
 			b.mu.Lock()
@@ -275,15 +288,56 @@ func (b *Bridge) toEditor(f dapio.Frame) error {
 	}
 }
 
-// startDebugging asks the editor to start a child process's session, as
-// debugpy does itself with editors it knows take startDebugging: the
-// debugpyAttach event's body is the new session's attach configuration.
-func (b *Bridge) startDebugging(f dapio.Frame) error {
+// childStartDebugging passes debugpy's startDebugging request (a child
+// process's session) through ChildConfig; other requests stay as they are.
+func (b *Bridge) childStartDebugging(f dapio.Frame) ([]byte, error) {
+	if f.Env.Command != "startDebugging" || b.opts.ChildConfig == nil {
+		return f.Body, nil
+	}
+	var req struct {
+		Arguments struct {
+			Request       json.RawMessage            `json:"request"`
+			Configuration map[string]json.RawMessage `json:"configuration"`
+		} `json:"arguments"`
+	}
+	if err := json.Unmarshal(f.Body, &req); err != nil || req.Arguments.Configuration == nil {
+		return f.Body, nil // not one of debugpy's: the editor judges it
+	}
+	if err := b.opts.ChildConfig(req.Arguments.Configuration); err != nil {
+		b.log.Warn("cannot offer the child process's session to the editor", "err", err)
+		return f.Body, nil
+	}
+	args, err := json.Marshal(req.Arguments)
+	if err != nil {
+		return nil, err
+	}
+	return withField(f.Body, "arguments", json.RawMessage(args))
+}
+
+// childAttach handles debugpy's debugpyAttach event (a child process's
+// session, from debugpy versions that predate startDebugging): its body
+// is the new session's attach configuration, passed through ChildConfig.
+// Editors that take startDebugging get that request instead, as debugpy
+// itself sends to editors it knows take it.
+func (b *Bridge) childAttach(f dapio.Frame) error {
 	var ev struct {
 		Body map[string]json.RawMessage `json:"body"`
 	}
 	if err := json.Unmarshal(f.Body, &ev); err != nil {
 		return fmt.Errorf("decoding debugpyAttach: %w", err)
+	}
+	if b.opts.ChildConfig != nil {
+		if err := b.opts.ChildConfig(ev.Body); err != nil {
+			b.log.Warn("cannot offer the child process's session to the editor", "err", err)
+		}
+	}
+	if !b.opts.StartDebugging {
+		body, err := withField(f.Body, "body", ev.Body)
+		if err != nil {
+			return err
+		}
+		_, err = b.editor.SendRaw(body, nil)
+		return err
 	}
 	delete(ev.Body, "request")
 	body, err := json.Marshal(map[string]any{

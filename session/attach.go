@@ -4,16 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
 	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/bootstrap"
+	"github.com/pyattach/pyattach/internal/childjoin"
 	"github.com/pyattach/pyattach/internal/inject"
 	"github.com/pyattach/pyattach/internal/procfs"
-	"github.com/pyattach/pyattach/internal/quickack"
 )
 
 // DefaultTimeout bounds a whole attach unless the client sets its own.
@@ -32,7 +34,6 @@ type Request struct {
 	RemoteDebug   RemoteDebug     // "" or RemoteDebugAuto: CPython 3.14+ through PEP 768, others with gdb; RemoteDebugGDB: always gdb
 	DebugpyLogDir string          // where debugpy writes its logs; "" for none
 	SubProcess    *bool           // debugpy's subProcess setting, if the client chose one
-	KeepDebugpy   bool            // leave debugpy running when the session ends (faster re-attach, but it keeps listening)
 	Strategy      inject.Strategy // "" or Auto to let the injector choose
 	Timeout       time.Duration   // the whole attach; 0 for DefaultTimeout
 	Log           *slog.Logger
@@ -45,8 +46,11 @@ type Session struct {
 	Report  *bootstrap.Report
 	Inject  inject.Result
 	Elapsed time.Duration       // from Attach's start to debugpy's connection
-	conn    net.Conn            // to debugpy
+	conn    io.ReadWriteCloser  // DAP with debugpy's adapter
 	control *bootstrap.Listener // the bootstrap's channel, held open while the session lasts; nil after Connect
+	adapter *adapterSide        // debugpy's adapter, beside pyattach; nil after Connect or Join
+	joined  *childjoin.Ticket   // how a child's session joined its parent's adapter; nil for others
+	join    childJoin           // where this session's child sessions join it
 	log     *slog.Logger
 }
 
@@ -70,19 +74,23 @@ func Attach(ctx context.Context, req Request) (*Session, error) {
 	ctx, stopWatching := watchExit(ctx, target.Process)
 	defer stopWatching()
 
-	report, res, control, err := injectAndWait(ctx, req, target, step)
+	if err := checkNetwork(req.PID); err != nil {
+		return nil, err
+	}
+	side, err := startAdapter(ctx, req, target)
 	if err != nil {
+		return nil, err
+	}
+	report, res, control, err := injectAndWait(ctx, req, target, side, step)
+	if err != nil {
+		side.close()
+		if aerr := side.failure(); aerr != nil {
+			err = aerr
+		}
 		return nil, explain(ctx, err, req, target, res)
 	}
 	req.Log.Info("bootstrap ready", "debugpy", report.DebugpyVersion, "origin", report.DebugpyOrigin, "reused", report.Reused, "patches", report.Patches)
-	done = step.begin(fmt.Sprintf("connecting to debugpy %s at %s:%d", report.DebugpyVersion, report.Host, report.Port))
-	conn, err := connect(ctx, report)
-	done(err)
-	if err != nil {
-		control.Release()
-		return nil, err
-	}
-	s := &Session{Target: target, Report: report, Inject: res, Elapsed: time.Since(start), conn: conn, control: control, log: req.Log}
+	s := &Session{Target: target, Report: report, Inject: res, Elapsed: time.Since(start), conn: side.running().DAP(), control: control, adapter: side, log: req.Log}
 	req.Log.Info("attached", "pid", req.PID, "elapsed", s.Elapsed, "strategy", res.Strategy, "paused", res.Paused)
 	return s, nil
 }
@@ -96,18 +104,22 @@ func (s *Session) configured() {
 	}
 }
 
-// Close ends the session: it closes the connection to debugpy (which
-// resumes the target if a client was still connected through it) and
+// Close ends the session: it closes the DAP stream to debugpy's adapter
+// (which resumes the target if the editor was still attached through it),
 // releases the bootstrap, which then stops debugpy unless another session
-// uses it or the user asked to keep it, and takes the debugger's tracing
-// out of the program; Close waits (about 0.1 s, at most 2 s) for it to say
-// what it did, which goes to the session's log. Closing twice is harmless.
+// uses it and takes the debugger's tracing out of the program — Close
+// waits (about 0.1 s, at most 2 s) for it to say what it did, which goes
+// to the session's log — and stops the adapter. Closing twice is harmless.
 func (s *Session) Close() error {
 	err := s.conn.Close()
 	if s.control != nil {
 		s.control.Release()
 	}
-	if errors.Is(err, net.ErrClosed) {
+	s.closeJoin()
+	if s.adapter != nil {
+		s.adapter.close()
+	}
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
 		return nil
 	}
 	return err
@@ -135,17 +147,14 @@ func withDefaults(req Request) Request {
 // unsafe instant. Either way the bootstrap's channel comes back open on
 // success (the session holds it and releases it when it ends: see
 // Session.Close), and is released on failure.
-func injectAndWait(ctx context.Context, req Request, target *Target, step stepper) (*bootstrap.Report, inject.Result, *bootstrap.Listener, error) {
-	if err := checkNetwork(req.PID); err != nil {
-		return nil, inject.Result{}, nil, err
-	}
+func injectAndWait(ctx context.Context, req Request, target *Target, side *adapterSide, step stepper) (*bootstrap.Report, inject.Result, *bootstrap.Listener, error) {
 	supplied := suppliedPath(req, target, step)
-	report, res, control, err := remoteExecAndWait(ctx, req, target, supplied, step)
+	report, res, control, err := remoteExecAndWait(ctx, req, target, side, supplied, step)
 	if !errors.Is(err, errUseGDB) {
 		return report, res, control, err
 	}
 	for attempt := 1; ; attempt++ {
-		ln, err := listen(req, target)
+		ln, err := listen(req, target, side)
 		if err != nil {
 			return nil, res, nil, err
 		}
@@ -216,9 +225,10 @@ func awaitReport(ctx context.Context, ln *bootstrap.Listener, progress func(stri
 	}
 }
 
-// listen opens the control channel for one bootstrap in the target.
-func listen(req Request, target *Target) (*bootstrap.Listener, error) {
-	ln, err := bootstrap.Listen(innermostPID(target.Process), req.Log)
+// listen opens the control channel for one bootstrap in the target, whose
+// debugpy will connect to side's adapter.
+func listen(req Request, target *Target, side *adapterSide) (*bootstrap.Listener, error) {
+	ln, err := bootstrap.Listen(innermostPID(target.Process), side.serve, req.Log)
 	if err != nil {
 		return nil, attacherr.Wrap(err, attacherr.Internal, fmt.Sprintf("Cannot open the bootstrap's control channel: %v.", err),
 			"Check that the loopback interface (127.0.0.1) is up.")
@@ -231,7 +241,6 @@ func listen(req Request, target *Target) (*bootstrap.Listener, error) {
 func bootstrapConfig(ln *bootstrap.Listener, req Request, supplied string) bootstrap.Config {
 	cfg := ln.Config()
 	cfg.DebugpyPath, cfg.SuppliedPath, cfg.DebugpyLogDir, cfg.SubProcess = req.DebugpyPath, supplied, req.DebugpyLogDir, req.SubProcess
-	cfg.KeepDebugpy = req.KeepDebugpy
 	return cfg
 }
 
@@ -242,17 +251,4 @@ func innermostPID(p *procfs.Process) int {
 		return p.NSpid[len(p.NSpid)-1]
 	}
 	return p.PID
-}
-
-func connect(ctx context.Context, r *bootstrap.Report) (net.Conn, error) {
-	var d net.Dialer
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	conn, err := d.DialContext(cctx, "tcp", net.JoinHostPort(r.Host, strconv.Itoa(r.Port)))
-	if err != nil {
-		return nil, attacherr.Wrap(err, attacherr.DebugpyConnect,
-			fmt.Sprintf("debugpy started in the target and listens on %s:%d, but pyattach could not connect to it: %v.", r.Host, r.Port, err),
-			"If the target runs in another network namespace (a container), run pyattach inside it.")
-	}
-	return quickack.Wrap(conn), nil
 }

@@ -13,7 +13,7 @@ import (
 // OwnAttachKeys are the attach arguments pyattach consumes itself and does
 // not pass to debugpy. processId in particular must go: debugpy's adapter
 // would try to inject itself into that PID.
-var OwnAttachKeys = []string{"processId", "gdbPath", "debugpyPath", "debugpyLogDir", "timeout", "logFile", "strategy", "keepDebugpy", "remoteDebug"}
+var OwnAttachKeys = []string{"processId", "gdbPath", "debugpyPath", "debugpyLogDir", "timeout", "logFile", "strategy", "keepDebugpy", "remoteDebug", JoinKey}
 
 // conflictingAttachKeys are debugpy attach arguments that ask it to find
 // its debuggee some other way; with the debuggee already connected they
@@ -35,7 +35,7 @@ func (s *Session) Handover(ctx context.Context, editor *dapio.Conn, initializeAr
 	// debugpy, and the bootstrap's channel, which stops debugpy in the
 	// target (a server serving many sessions outlives each of them).
 	b := bridge.New(editor, dapio.NewConn("debugpy", s.conn, s.conn, s.log), s,
-		bridge.Options{Log: s.log, StartDebugging: client.StartDebugging, Attached: s.configured})
+		bridge.Options{Log: s.log, StartDebugging: client.StartDebugging, Attached: s.configured, ChildConfig: s.childConfig})
 	f, err := b.Call(ctx, "initialize", initializeArgs)
 	if err == nil && !f.Env.Success {
 		err = fmt.Errorf("debugpy refused initialize: %s", f.Body)
@@ -70,7 +70,8 @@ func (s *Session) Handover(ctx context.Context, editor *dapio.Conn, initializeAr
 
 // StripAttach returns an attach request without the arguments that are
 // pyattach's own or that would conflict with the debuggee being connected
-// already. Fields are re-encoded in sorted order; values keep their bytes.
+// already, and with childMarker. Fields are re-encoded in sorted order;
+// values keep their bytes.
 func StripAttach(body []byte) ([]byte, error) {
 	var msg map[string]json.RawMessage
 	if err := json.Unmarshal(body, &msg); err != nil {
@@ -88,6 +89,7 @@ func StripAttach(body []byte) ([]byte, error) {
 	if args == nil {
 		args = map[string]json.RawMessage{}
 	}
+	args["connect"] = childMarker
 	// debugpy cannot take an empty arguments object; editors always send
 	// at least the configuration's "request".
 	if _, ok := args["request"]; !ok {

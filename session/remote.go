@@ -62,7 +62,7 @@ const pickupPoll = 5 * time.Millisecond
 // it returns the bootstrap's channel open on success and releases it on
 // failure. It returns errUseGDB when the target should be injected with gdb
 // instead.
-func remoteExecAndWait(ctx context.Context, req Request, target *Target, supplied string, step stepper) (*bootstrap.Report, inject.Result, *bootstrap.Listener, error) {
+func remoteExecAndWait(ctx context.Context, req Request, target *Target, side *adapterSide, supplied string, step stepper) (*bootstrap.Report, inject.Result, *bootstrap.Listener, error) {
 	if req.RemoteDebug == RemoteDebugGDB || !target.Python.Version.AtLeast(3, 14) {
 		return nil, inject.Result{}, nil, errUseGDB
 	}
@@ -76,7 +76,7 @@ func remoteExecAndWait(ctx context.Context, req Request, target *Target, supplie
 	if err != nil {
 		return nil, inject.Result{}, nil, remoteError(err, req)
 	}
-	ln, err := listen(req, target)
+	ln, err := listen(req, target, side)
 	if err != nil {
 		return nil, inject.Result{}, nil, err
 	}

@@ -36,6 +36,8 @@ const (
 	DebugpyFailed    Code = 4004 // debugpy failed to start inside the target
 	BootstrapFailed  Code = 4005 // the bootstrap raised before debugpy was reached
 	GDBCannotCall    Code = 4006 // gdb cannot make calls into processes on this CPU (it cannot write the extended register state), and the trampoline cannot serve this target
+	NoAdapterPython  Code = 4007 // no Python interpreter on this machine can run debugpy's adapter
+	AdapterFailed    Code = 4008 // debugpy's adapter, which runs beside pyattach, failed to start
 	Timeout          Code = 5001 // a step of the attach did not finish in time
 	DebugpyConnect   Code = 6001 // debugpy reported ready but refused the bridge's connection
 	DebugpyHandshake Code = 6002 // debugpy answered the replayed initialize/attach with an error
@@ -68,6 +70,8 @@ var names = map[Code]string{
 	DebugpyFailed:    "debugpy-failed",
 	BootstrapFailed:  "bootstrap-failed",
 	GDBCannotCall:    "gdb-cannot-call",
+	NoAdapterPython:  "no-adapter-python",
+	AdapterFailed:    "adapter-failed",
 	Timeout:          "timeout",
 	DebugpyConnect:   "debugpy-connect",
 	DebugpyHandshake: "debugpy-handshake",

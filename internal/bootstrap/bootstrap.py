@@ -11,12 +11,12 @@
 # (None, or the event a queued stub's main thread waits on until the editor
 # has configured the session; see Config.Queued in bootstrap/render.go).
 #
-# After reporting ready the bootstrap keeps the channel open for as long as
-# the debug session lasts. When pyattach closes it (the session ended, or
-# pyattach itself is gone) and no other session uses debugpy, it stops
-# debugpy: its adapter accepts any local client without authentication, so
-# it must not be left listening, and its tracing must not go on slowing the
-# program down. CONFIG["keep_debugpy"] is the user's opt-out.
+# debugpy connects out to the adapter pyattach runs beside itself (connect):
+# nothing listens in the program. After reporting ready the bootstrap keeps
+# the channel open for as long as the debug session lasts. When pyattach
+# closes it (the session ended, or pyattach itself is gone) and no other
+# session uses debugpy, it stops debugpy: its tracing must not go on
+# slowing the program down.
 
 import json
 import os
@@ -230,7 +230,7 @@ def start_debugpy(cfg, chan):
             report["client_connected"] = client_connected()
         else:
             with quiet_pydevd():
-                report = listen(cfg, chan)
+                report = connect(cfg, chan)
             continue_generations(st)
             st.report = dict(report)
         st.sessions += 1
@@ -247,8 +247,6 @@ def release(cfg):
             return {"stopped": False, "reason": "debugpy was not running"}
         if st.sessions > 0:
             return {"stopped": False, "reason": "another session uses debugpy"}
-        if cfg.get("keep_debugpy"):
-            return {"stopped": False, "reason": "keepDebugpy"}
         st.report = None
         st.mtime = debugger_mtime()
         return stop_debugpy()
@@ -652,9 +650,20 @@ def stop_frame_eval(report, monitored):
         report["removed"]["frame_eval"] = 1
 
 
-def listen(cfg, chan):
+def connect(cfg, chan):
+    """Start debugpy connected out to the adapter pyattach runs beside
+    itself: nothing listens in the program, and nothing is spawned in it.
+    pyattach is told which debugpy was imported (the adapter must run the
+    same version) and answers with the adapter's address and the tokens
+    each side presents."""
     debugpy, origin = import_debugpy(cfg, chan)
     version = getattr(debugpy, "__version__", "unknown")
+    home = package_home(debugpy)
+    try:
+        adapter = chan.call("adapter", {"debugpy_version": version, "debugpy_home": home_hex(home),
+                                        "debugpy_origin": origin, "executable": sys.executable})
+    except Rejected as exc:
+        raise Failure("adapter-failed", "debugpy's adapter could not be started: %s" % exc)
     chan.notify("progress", {"message": "starting debugpy %s" % version})
     log_dir = fs_path(cfg.get("debugpy_log_dir"))
     if log_dir is not None:
@@ -664,24 +673,63 @@ def listen(cfg, chan):
     if chan.abandoned():
         raise Failure("abandoned", "pyattach gave up on this attach before debugpy was started")
     try:
-        with no_startup_nap(), no_environment_survey(log_dir is not None):
-            host, port = debugpy.listen(("127.0.0.1", 0))
+        with no_startup_nap(), no_environment_survey(log_dir is not None), \
+                settrace_options(adapter["server_token"]):
+            debugpy.connect((adapter["host"], adapter["port"]), access_token=adapter["client_token"])
     except RuntimeError as exc:
-        raise Failure("debugpy-failed", "debugpy.listen() failed: %s" % exc)
+        raise Failure("debugpy-failed", "debugpy.connect() failed: %s" % exc)
     no_delay()
     check_reader()
     report = describe_python()
     report.update({
         "debugpy_version": version,
-        "debugpy_path": package_home(debugpy),
+        "debugpy_path": home,
         "debugpy_origin": origin,
-        "host": host,
-        "port": port,
+        "host": adapter["host"],
+        "port": adapter["port"],
         "reused": False,
         "client_connected": False,
         "patches": dict(PATCHES),
     })
     return report
+
+
+def home_hex(path):
+    return os.fsencode(path).hex()
+
+
+class settrace_options:
+    """Start pydevd the way debugpy.listen() does, but connected out:
+    debugpy.connect() offers neither option. pydevd must not wait, in
+    connect(), until the editor has configured the session (the editor
+    reaches it only once this bootstrap has reported ready), and it checks
+    the token the adapter presents (access_token), so that it serves
+    pyattach's adapter and no other. Without debugpy's _settrace, connect()
+    would wait for ever: that is refused."""
+
+    def __init__(self, server_token):
+        self.token = server_token
+
+    def __enter__(self):
+        self.api = sys.modules.get("debugpy.server.api")
+        self.original = getattr(self.api, "_settrace", None)
+        if self.original is None:
+            raise Failure("debugpy-failed", "this debugpy cannot be started connected out (debugpy.server.api._settrace is missing)")
+        original, token = self.original, self.token
+
+        def settrace(*args, **kwargs):
+            kwargs["wait_for_ready_to_run"] = False
+            kwargs["block_until_connected"] = True
+            kwargs["access_token"] = token
+            return original(*args, **kwargs)
+
+        # debugpy reads its "already started" flag off the function it
+        # calls as _settrace.
+        settrace.called = getattr(original, "called", False)
+        self.api._settrace = settrace
+
+    def __exit__(self, *exc):
+        self.api._settrace = self.original
 
 
 # --- Reaching into debugpy and pydevd -------------------------------------

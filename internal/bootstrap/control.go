@@ -112,6 +112,43 @@ type hello struct {
 	PID   int    `json:"pid"`
 }
 
+// Debugpy is what a bootstrap says of the debugpy it imported, when it
+// asks where to connect (the "adapter" call).
+type Debugpy struct {
+	Version    string  `json:"debugpy_version"`
+	Home       HexPath `json:"debugpy_home"` // the sys.path entry it came from, as the target names it
+	Origin     string  `json:"debugpy_origin"`
+	Executable string  `json:"executable"` // the target's sys.executable
+}
+
+// HexPath is a path the bootstrap sends as the hex of its bytes: a Linux
+// path need not be valid UTF-8, and JSON strings must be.
+type HexPath string
+
+// UnmarshalJSON decodes the hex.
+func (p *HexPath) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	raw, err := hex.DecodeString(s)
+	*p = HexPath(raw)
+	return err
+}
+
+// AdapterAddr answers the "adapter" call: where the target's pydevd
+// connects, and the tokens of both sides.
+type AdapterAddr struct {
+	Host        string `json:"host"`
+	Port        int    `json:"port"`
+	ServerToken string `json:"server_token"` // what the adapter presents; pydevd checks it
+	ClientToken string `json:"client_token"` // what pydevd presents; the adapter checks it
+}
+
+// AdapterFunc readies debugpy's adapter for the debugpy a bootstrap
+// imported, and says where it is.
+type AdapterFunc func(context.Context, Debugpy) (AdapterAddr, error)
+
 // helloResult answers a loader that proved itself: the bootstrap to run.
 type helloResult struct {
 	Source string `json:"source"`
@@ -132,6 +169,7 @@ type Listener struct {
 	token        string
 	pid          int
 	log          *slog.Logger
+	adapter      AdapterFunc
 	helloTimeout time.Duration
 	stopWait     time.Duration
 
@@ -155,8 +193,9 @@ type outcome struct {
 }
 
 // Listen opens a control channel for a bootstrap in the process whose PID,
-// as that process sees it (its innermost PID namespace), is pid.
-func Listen(pid int, log *slog.Logger) (*Listener, error) {
+// as that process sees it (its innermost PID namespace), is pid. adapter
+// answers the bootstrap's question of where to connect.
+func Listen(pid int, adapter AdapterFunc, log *slog.Logger) (*Listener, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -173,6 +212,7 @@ func Listen(pid int, log *slog.Logger) (*Listener, error) {
 		token:        hex.EncodeToString(secret),
 		pid:          pid,
 		log:          log,
+		adapter:      adapter,
 		helloTimeout: defaultHelloTimeout,
 		stopWait:     defaultStopWait,
 		outcome:      make(chan outcome, 1),
@@ -374,6 +414,12 @@ func (s *server) handle(_ context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Re
 			}
 		}
 		return nil, nil
+	case "adapter":
+		var d Debugpy
+		if err := unmarshalParams(req, &d); err != nil {
+			return nil, err
+		}
+		return s.l.findAdapter(d)
 	case "ready":
 		var r Report
 		if err := unmarshalParams(req, &r); err != nil {
@@ -463,6 +509,19 @@ func (l *Listener) heardStop(st *Stopped, raw json.RawMessage) {
 	default:
 		l.log.Warn("debugpy stopped, but not all of its tracing could be removed from the target", "left", st.Left, "errors", st.Errors, "report", string(raw))
 	}
+}
+
+// findAdapter answers the "adapter" call. Its error goes to the bootstrap,
+// which then starts nothing; the session keeps the full error (AdapterFunc).
+func (l *Listener) findAdapter(d Debugpy) (any, error) {
+	if l.adapter == nil {
+		return nil, &jsonrpc2.Error{Code: jsonrpc2.CodeInternalError, Message: "no adapter for this attach"}
+	}
+	addr, err := l.adapter(context.Background(), d)
+	if err != nil {
+		return nil, &jsonrpc2.Error{Code: jsonrpc2.CodeInternalError, Message: err.Error()}
+	}
+	return addr, nil
 }
 
 func (l *Listener) finish(o outcome) {

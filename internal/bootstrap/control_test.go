@@ -44,7 +44,7 @@ func (f *fakeBootstrap) call(method string, params any) error {
 
 func newListener(t *testing.T, pid int) *Listener {
 	t.Helper()
-	l, err := Listen(pid, nil)
+	l, err := Listen(pid, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

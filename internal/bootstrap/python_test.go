@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/google/go-dap"
 
+	"github.com/pyattach/pyattach/internal/adapterproc"
 	"github.com/pyattach/pyattach/internal/debugpydist"
 	"github.com/pyattach/pyattach/internal/testtarget"
 )
@@ -104,10 +104,63 @@ func (p *pyProcess) attach(t *testing.T, cfg Config) (*Report, error) {
 func (p *pyProcess) attachHeld(t *testing.T, cfg Config) (*Report, *Listener, error) {
 	t.Helper()
 	l := newListener(t, p.cmd.Process.Pid)
+	l.adapter = newTestAdapter(t, p.cmd.Path).serve
 	c := l.Config()
 	cfg.Port, cfg.Token = c.Port, c.Token
 	r, err := p.run(t, l, cfg)
 	return r, l, err
+}
+
+// testAdapter serves the bootstrap's "adapter" call as the session does,
+// more simply: debugpy's adapter, started with the debugpy the bootstrap
+// imported, run by the target's interpreter.
+type testAdapter struct {
+	t       *testing.T
+	python  string
+	ln      *net.TCPListener
+	file    *os.File
+	addr    AdapterAddr
+	adapter *adapterproc.Adapter
+}
+
+// adapters maps a report's port to the adapter behind it, for expectDAP.
+var adapters sync.Map
+
+func newTestAdapter(t *testing.T, python string) *testAdapter {
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &testAdapter{t: t, python: python, ln: ln, file: f,
+		addr: AdapterAddr{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, ServerToken: "server-token", ClientToken: "client-token"}}
+	t.Cleanup(a.close)
+	return a
+}
+
+func (a *testAdapter) serve(ctx context.Context, d Debugpy) (AdapterAddr, error) {
+	ad, err := adapterproc.Start(adapterproc.Options{Python: a.python, DebugpyHome: string(d.Home), Listener: a.file,
+		ServerToken: a.addr.ServerToken, ClientToken: a.addr.ClientToken})
+	if err != nil {
+		return AdapterAddr{}, err
+	}
+	a.adapter = ad
+	adapters.Store(a.addr.Port, ad)
+	if _, err := ad.Ready(ctx); err != nil {
+		return AdapterAddr{}, err
+	}
+	return a.addr, nil
+}
+
+func (a *testAdapter) close() {
+	if a.adapter != nil {
+		a.adapter.Close()
+	}
+	a.ln.Close()
+	a.file.Close()
 }
 
 // interpreterWithDebugpy returns an interpreter whose environment has debugpy.
@@ -172,9 +225,8 @@ func TestDebugpyPatchesTakeEffect(t *testing.T) {
 }
 
 // TestReleaseStopsDebugpy: when the last session releases the bootstrap,
-// debugpy stops and its port closes (its adapter accepts any local client,
-// so it must not outlive the session); the next attach starts it afresh.
-// With keepDebugpy it stays.
+// debugpy stops (its connection to the adapter ends) and the next attach
+// starts it afresh.
 func TestReleaseStopsDebugpy(t *testing.T) {
 	py := interpreterWithDebugpy(t)
 	p := startHost(t, py.Path)
@@ -182,18 +234,16 @@ func TestReleaseStopsDebugpy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	expectDAP(t, first)
 	l.Release()
-	waitClosed(t, first)
-	second, l, err := p.attachHeld(t, Config{KeepDebugpy: true})
+	if st := l.Stopped(); st == nil || !st.Stopped {
+		t.Fatalf("the bootstrap said of its stop: %+v", st)
+	}
+	second, err := p.attach(t, Config{})
 	if err != nil || second.Reused {
 		t.Fatalf("attach after release = %+v, %v; want a fresh debugpy", second, err)
 	}
 	expectDAP(t, second)
-	l.Release()
-	third, err := p.attach(t, Config{})
-	if err != nil || !third.Reused || third.Port != second.Port {
-		t.Fatalf("attach after a kept session = %+v, %v; want debugpy at %d reused", third, err, second.Port)
-	}
 }
 
 // TestDebugpyLogDescribesTheEnvironment: the bootstrap skips debugpy's
@@ -221,21 +271,6 @@ func TestDebugpyLogDescribesTheEnvironment(t *testing.T) {
 	}
 }
 
-// waitClosed waits until nothing accepts connections on the reported port.
-func waitClosed(t *testing.T, r *Report) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort(r.Host, strconv.Itoa(r.Port)), time.Second)
-		if err != nil {
-			return
-		}
-		c.Close()
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("debugpy still listens on %d after its last session ended", r.Port)
-}
-
 // TestBootstrapSuppliesDebugpy: a target that cannot import debugpy
 // (python -I -S: no site-packages) gets pyattach's own copy, and without
 // one the failure says debugpy is missing.
@@ -257,7 +292,6 @@ func TestBootstrapSuppliesDebugpy(t *testing.T) {
 			}
 			expectDAP(t, r)
 			l.Release()
-			waitClosed(t, r)
 		}
 	})
 	t.Run("missing", func(t *testing.T) {
@@ -276,36 +310,59 @@ func TestBootstrapSuppliesDebugpy(t *testing.T) {
 	})
 }
 
-// expectDAP checks that the reported port answers initialize.
+// expectDAP checks, through the adapter behind the report, that debugpy
+// answers: the adapter takes an attach only once the target's debugpy has
+// connected to it and proven itself with its token.
 func expectDAP(t *testing.T, r *Report) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", net.JoinHostPort(r.Host, strconv.Itoa(r.Port)), 10*time.Second)
-	if err != nil {
-		t.Fatalf("connecting to debugpy: %v", err)
+	v, ok := adapters.Load(r.Port)
+	if !ok {
+		t.Fatalf("no adapter behind port %d", r.Port)
 	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	req := `{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"test"}}`
-	if err := dap.WriteBaseMessage(conn, []byte(req)); err != nil {
-		t.Fatal(err)
+	conn := v.(*adapterproc.Adapter).DAP()
+	for seq, req := range []string{
+		`{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"test"}}`,
+		`{"seq":2,"type":"request","command":"attach","arguments":{"request":"attach"}}`,
+		`{"seq":3,"type":"request","command":"configurationDone"}`,
+	} {
+		if err := dap.WriteBaseMessage(conn, []byte(req)); err != nil {
+			t.Fatalf("request %d: %v", seq+1, err)
+		}
 	}
 	rd := bufio.NewReader(conn)
-	for {
-		body, err := dap.ReadBaseMessage(rd)
-		if err != nil {
-			t.Fatalf("reading from debugpy: %v", err)
-		}
-		var m struct {
-			Type    string `json:"type"`
-			Command string `json:"command"`
-			Success bool   `json:"success"`
-		}
-		if json.Unmarshal(body, &m) == nil && m.Type == "response" {
-			if m.Command != "initialize" || !m.Success {
-				t.Fatalf("debugpy answered %s", body)
+	done := make(chan error, 1)
+	go func() {
+		for {
+			body, err := dap.ReadBaseMessage(rd)
+			if err != nil {
+				done <- fmt.Errorf("reading from debugpy's adapter: %w", err)
+				return
 			}
-			return
+			var m struct {
+				Type    string `json:"type"`
+				Command string `json:"command"`
+				Success bool   `json:"success"`
+			}
+			if json.Unmarshal(body, &m) != nil || m.Type != "response" {
+				continue
+			}
+			if !m.Success {
+				done <- fmt.Errorf("debugpy's adapter answered %s", body)
+				return
+			}
+			if m.Command == "attach" {
+				done <- nil
+				return
+			}
 		}
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("debugpy's adapter did not answer attach")
 	}
 }
 
@@ -313,21 +370,20 @@ func expectDAP(t *testing.T, r *Report) {
 // while the bootstrap is still importing debugpy (a slow import, a starved
 // thread), the bootstrap does not go on to start debugpy. The fake debugpy
 // here blocks its import until the test lets it go, and records any
-// listen() call.
+// connect() call.
 func TestAbandonedAttachStartsNothing(t *testing.T) {
 	py := interpreterWithDebugpy(t)
 	dir := t.TempDir()
-	gate, listened := filepath.Join(dir, "gate"), filepath.Join(dir, "listened")
+	gate, connected := filepath.Join(dir, "gate"), filepath.Join(dir, "connected")
 	fake := fmt.Sprintf(`import os, time
 __version__ = "0.0"
 while not os.path.exists(%q):
     time.sleep(0.01)
-def listen(address):
+def connect(address, access_token=None):
     open(%q, "w").close()
-    return address
 def configure(**options):
     pass
-`, gate, listened)
+`, gate, connected)
 	if err := os.MkdirAll(filepath.Join(dir, "debugpy"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +414,7 @@ def configure(**options):
 		t.Fatal(err)
 	}
 	waitForFile(t, ran) // the queued stub returns once the bootstrap has given up
-	if _, err := os.Stat(listened); err == nil {
+	if _, err := os.Stat(connected); err == nil {
 		t.Error("the bootstrap started debugpy after pyattach had given up on the attach")
 	}
 }

@@ -25,7 +25,6 @@ type Config struct {
 	SuppliedPath  string  // pyattach's own copy of debugpy, used when the target has none; "" for none
 	DebugpyLogDir string  // where debugpy should write its logs; "" for no logs
 	SubProcess    *bool   // debugpy's subProcess setting, when the client chose one
-	KeepDebugpy   bool    // leave debugpy running (and listening) when the last session ends
 	Buffer        *Buffer // the memory holding the stub, for the bootstrap to unmap when done
 	// Queued says the stub runs at a safe point of a main thread that was
 	// running Python (a pending call, or PEP 768's remote exec), rather
@@ -53,7 +52,6 @@ type wireConfig struct {
 	SuppliedPath  string    `json:"supplied_path,omitempty"`
 	DebugpyLogDir string    `json:"debugpy_log_dir,omitempty"`
 	SubProcess    *bool     `json:"sub_process,omitempty"`
-	KeepDebugpy   bool      `json:"keep_debugpy,omitempty"`
 	Buffer        [2]string `json:"buffer"`
 }
 
@@ -112,7 +110,6 @@ func encodeConfig(cfg Config) []byte {
 		SuppliedPath:  hex.EncodeToString([]byte(cfg.SuppliedPath)),
 		DebugpyLogDir: hex.EncodeToString([]byte(cfg.DebugpyLogDir)),
 		SubProcess:    cfg.SubProcess,
-		KeepDebugpy:   cfg.KeepDebugpy,
 	}
 	if cfg.Buffer != nil {
 		w.Buffer = [2]string{fmt.Sprintf("%016x", cfg.Buffer.Addr), fmt.Sprintf("%016x", cfg.Buffer.Size)}
