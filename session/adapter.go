@@ -151,6 +151,14 @@ func (s *adapterSide) running() *adapterproc.Adapter {
 	return s.adapter
 }
 
+// settle closes pyattach's copies of the listener once the target's
+// debugpy has connected: only the adapter needs it from then on (a child
+// process connects to it), and no restart can follow.
+func (s *adapterSide) settle() {
+	s.listener.Close()
+	s.file.Close()
+}
+
 // close stops the adapter and the listener. Closing twice is harmless.
 func (s *adapterSide) close() {
 	s.mu.Lock()

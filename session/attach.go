@@ -89,6 +89,7 @@ func Attach(ctx context.Context, req Request) (*Session, error) {
 		}
 		return nil, explain(ctx, err, req, target, res)
 	}
+	side.settle()
 	req.Log.Info("bootstrap ready", "debugpy", report.DebugpyVersion, "origin", report.DebugpyOrigin, "reused", report.Reused, "patches", report.Patches)
 	s := &Session{Target: target, Report: report, Inject: res, Elapsed: time.Since(start), conn: side.running().DAP(), control: control, adapter: side, log: req.Log}
 	req.Log.Info("attached", "pid", req.PID, "elapsed", s.Elapsed, "strategy", res.Strategy, "paused", res.Paused)

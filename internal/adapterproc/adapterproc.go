@@ -21,6 +21,10 @@ import (
 //go:embed launcher.py
 var launcher string
 
+// Marker is in every adapter's command line (the launcher's first line),
+// which tells pyattach's adapters from other processes.
+const Marker = "pyattach's launcher of debugpy's adapter"
+
 // exitWait bounds how long Close waits for the adapter to exit on its own
 // before it is killed.
 const exitWait = 2 * time.Second

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyattach/pyattach/internal/adapterproc"
 	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/daptest"
 	"github.com/pyattach/pyattach/internal/procfs"
@@ -171,9 +172,9 @@ func debugpyAdapterOf(t *testing.T, target int) int {
 	return pid
 }
 
-// findAdapter looks for the debugpy adapter serving the target: debugpy
-// daemonizes it, so it is found by its command line and by the connection
-// it holds to the target.
+// findAdapter looks for the debugpy adapter serving the target — the one
+// beside pyattach, or one debugpy itself started — by its command line and
+// by the connection it holds to the target.
 func findAdapter(t *testing.T, target int) (int, bool) {
 	t.Helper()
 	pids, err := procfs.PIDs()
@@ -182,7 +183,8 @@ func findAdapter(t *testing.T, target int) (int, bool) {
 	}
 	for _, pid := range pids {
 		p, err := procfs.Read(pid)
-		if err != nil || !strings.Contains(strings.Join(p.Cmdline, " "), "debugpy/adapter") {
+		cmdline := strings.Join(p.Cmdline, " ")
+		if err != nil || !strings.Contains(cmdline, "debugpy/adapter") && !strings.Contains(cmdline, adapterproc.Marker) {
 			continue
 		}
 		if sharesSocketWith(pid, target) {
