@@ -203,7 +203,11 @@ func adapterPython(target *Target) (python, why string, err error) {
 		return exe, "the target's own interpreter", nil
 	}
 	v := target.Python.Version
-	for _, name := range []string{fmt.Sprintf("python%d.%d", v.Major, v.Minor), "python3"} {
+	name := fmt.Sprintf("python%d.%d", v.Major, v.Minor)
+	if py := besideLibrary(target, name); same && py != "" {
+		return py, why + "; this interpreter goes with its libpython", nil
+	}
+	for _, name := range []string{name, "python3"} {
 		if path := lookPathNoShims(name); path != "" {
 			return path, why, nil
 		}
@@ -211,6 +215,20 @@ func adapterPython(target *Target) (python, why string, err error) {
 	return "", "", attacherr.New(attacherr.NoAdapterPython,
 		fmt.Sprintf("No Python interpreter to run debugpy's adapter: %s, and there is no python3 on PATH.", why),
 		fmt.Sprintf("Install python3 (3.8 or newer), or set %s to one.", PythonEnv))
+}
+
+// besideLibrary finds the interpreter installed with the target's shared
+// libpython (a program that embeds CPython links one): PREFIX/bin/NAME
+// for PREFIX/lib/libpythonX.Y.so.
+func besideLibrary(target *Target, name string) string {
+	if !target.Python.Shared {
+		return ""
+	}
+	py := filepath.Join(filepath.Dir(filepath.Dir(target.Python.Library)), "bin", name)
+	if path, err := exec.LookPath(py); err == nil {
+		return path
+	}
+	return ""
 }
 
 // lookPathNoShims is exec.LookPath but skips version managers' shims

@@ -183,8 +183,11 @@ func findAdapter(t *testing.T, target int) (int, bool) {
 	}
 	for _, pid := range pids {
 		p, err := procfs.Read(pid)
+		if err != nil {
+			continue
+		}
 		cmdline := strings.Join(p.Cmdline, " ")
-		if err != nil || !strings.Contains(cmdline, "debugpy/adapter") && !strings.Contains(cmdline, adapterproc.Marker) {
+		if !strings.Contains(cmdline, "debugpy/adapter") && !strings.Contains(cmdline, adapterproc.Marker) {
 			continue
 		}
 		if sharesSocketWith(pid, target) {
