@@ -89,6 +89,7 @@ func (s *adapterSide) expectedHome() string {
 }
 
 func (s *adapterSide) start(home string) {
+	s.req.Log.Info("starting debugpy's adapter", "python", s.python, "debugpy", home)
 	a, err := adapterproc.Start(adapterproc.Options{
 		Python: s.python, DebugpyHome: home, Listener: s.file,
 		ServerToken: s.addr.ServerToken, ClientToken: s.addr.ClientToken,

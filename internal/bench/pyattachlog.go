@@ -70,6 +70,8 @@ const (
 	markDetachSent  = "-target-detach sent"
 	markDetached    = "detached"
 	markInjected    = "injection step ended"
+	markAdapter     = "debugpy's adapter started"
+	markAdapterUp   = "debugpy's adapter ready"
 	markListening   = "bootstrap says it is starting debugpy"
 	markReported    = "bootstrap's report received"
 	markAttached    = "attached"
@@ -95,6 +97,8 @@ var logMarks = []struct {
 	{markInjected, func(r logRecord) bool {
 		return r.msg == "step" && strings.HasPrefix(r.attrs["step"], "injecting")
 	}},
+	{markAdapter, func(r logRecord) bool { return r.msg == "starting debugpy's adapter" }},
+	{markAdapterUp, func(r logRecord) bool { return r.msg == "debugpy's adapter is ready" }},
 	{markListening, func(r logRecord) bool {
 		return r.msg == "dap out" && r.attrs["stream"] == "editor" && strings.Contains(r.attrs["body"], "pyattach: starting debugpy")
 	}},
@@ -137,8 +141,9 @@ var logPhases = []struct{ name, from, to string }{
 	{"· -target-detach", markDetachSent, markDetached},
 	{"· gdb exits", markDetached, markInjected},
 	{phaseFrozen, markAttachSent, markDetached},
-	{"· the bootstrap's thread runs and imports debugpy", markInjected, markListening},
-	{"· debugpy.listen(): pydevd starts, spawns debugpy's adapter process, which connects back", markListening, markReported},
+	{"debugpy's adapter starts beside pyattach (while gdb injects)", markAdapter, markAdapterUp},
+	{"· the bootstrap's thread runs, imports debugpy, asks pyattach where to connect", markInjected, markListening},
+	{"· debugpy.connect(): pydevd starts and connects out to the adapter", markListening, markReported},
 	{"debugpy answers initialize and attach with initialized", markAttached, markInitialized},
 	{"setBreakpoints, configurationDone, until debugpy answers attach", markInitialized, markAttachResp},
 	{"debugpy's attach response until its stopped event", markAttachResp, markStoppedEv},

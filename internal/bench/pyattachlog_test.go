@@ -41,7 +41,9 @@ func TestParseLogLine(t *testing.T) {
 
 // sampleLog is an abridged pyattach --log of one attach.
 const sampleLog = `time=2026-11-25T22:40:30.165Z level=INFO msg=step step="checking process 14773" took=4ms
+time=2026-11-25T22:40:30.166Z level=INFO msg="starting debugpy's adapter" python=/usr/bin/python3 debugpy=/d
 time=2026-11-25T22:40:30.171Z level=DEBUG msg="gdb started" gdb_pid=14783 path=/usr/bin/gdb
+time=2026-11-25T22:40:30.286Z level=INFO msg="debugpy's adapter is ready" pid=14790 debugpy=1.8.20
 time=2026-11-25T22:40:30.251Z level=DEBUG msg="gdb send" gdb_pid=14783 line="1-gdb-set unwindonsignal on"
 time=2026-11-25T22:40:30.258Z level=DEBUG msg="gdb send" gdb_pid=14783 line="4-target-attach 14773"
 time=2026-11-25T22:40:30.561Z level=DEBUG msg="gdb recv" gdb_pid=14783 record="*stopped,frame={addr=\"0x1\"}"
@@ -84,8 +86,9 @@ func TestReadLogSteps(t *testing.T) {
 		{"· -target-detach", 426, 10},
 		{"· gdb exits", 436, 20},
 		{phaseFrozen, 98, 338},
-		{"· the bootstrap's thread runs and imports debugpy", 456, 20},
-		{"· debugpy.listen(): pydevd starts, spawns debugpy's adapter process, which connects back", 476, 398},
+		{"debugpy's adapter starts beside pyattach (while gdb injects)", 6, 120},
+		{"· the bootstrap's thread runs, imports debugpy, asks pyattach where to connect", 456, 20},
+		{"· debugpy.connect(): pydevd starts and connects out to the adapter", 476, 398},
 		{"debugpy answers initialize and attach with initialized", 875, 100},
 		{"setBreakpoints, configurationDone, until debugpy answers attach", 975, 100},
 		{"debugpy's attach response until its stopped event", 1075, 2},
