@@ -17,6 +17,7 @@ import (
 	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/bootstrap"
 	"github.com/pyattach/pyattach/internal/debugpydist"
+	"github.com/pyattach/pyattach/internal/netns"
 )
 
 // PythonEnv names the interpreter that runs debugpy's adapter, when the
@@ -57,10 +58,10 @@ func startAdapter(ctx context.Context, req Request, target *Target) (*adapterSid
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	ln, err := netns.ListenTCP(target.Process.PID)
 	if err != nil {
 		return nil, attacherr.Wrap(err, attacherr.Internal, fmt.Sprintf("Cannot open a port for the target's debugger to connect to: %v.", err),
-			"Check that the loopback interface (127.0.0.1) is up.")
+			"Check that the loopback interface (127.0.0.1) is up in the target's network.")
 	}
 	f, err := ln.File()
 	if err != nil {

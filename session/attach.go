@@ -15,6 +15,7 @@ import (
 	"github.com/pyattach/pyattach/internal/bootstrap"
 	"github.com/pyattach/pyattach/internal/childjoin"
 	"github.com/pyattach/pyattach/internal/inject"
+	"github.com/pyattach/pyattach/internal/netns"
 	"github.com/pyattach/pyattach/internal/procfs"
 )
 
@@ -226,15 +227,15 @@ func awaitReport(ctx context.Context, ln *bootstrap.Listener, progress func(stri
 	}
 }
 
-// listen opens the control channel for one bootstrap in the target, whose
-// debugpy will connect to side's adapter.
+// listen opens the control channel for one bootstrap in the target (in
+// its network namespace), whose debugpy will connect to side's adapter.
 func listen(req Request, target *Target, side *adapterSide) (*bootstrap.Listener, error) {
-	ln, err := bootstrap.Listen(innermostPID(target.Process), side.serve, req.Log)
+	ln, err := netns.ListenTCP(target.Process.PID)
 	if err != nil {
 		return nil, attacherr.Wrap(err, attacherr.Internal, fmt.Sprintf("Cannot open the bootstrap's control channel: %v.", err),
-			"Check that the loopback interface (127.0.0.1) is up.")
+			"Check that the loopback interface (127.0.0.1) is up in the target's network.")
 	}
-	return ln, nil
+	return bootstrap.ListenOn(ln, innermostPID(target.Process), side.serve, req.Log), nil
 }
 
 // bootstrapConfig is what the bootstrap reporting to ln needs to know;

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/debugpydist"
+	"github.com/pyattach/pyattach/internal/netns"
 	"github.com/pyattach/pyattach/internal/procfs"
 	"github.com/pyattach/pyattach/internal/remoteexec"
 )
@@ -90,19 +91,21 @@ func sameAsOurs(pid int, entry, ours string) (bool, error) {
 	return os.SameFile(a, b), nil
 }
 
-// checkNetwork refuses a target in another network namespace than
-// pyattach's, such as a container's with its own network: the bootstrap
-// reports to pyattach on 127.0.0.1, and pyattach connects to debugpy there,
-// which in that namespace is another loopback interface. Failing here beats
-// waiting for a report that cannot come. When the namespaces cannot be
-// compared, the attach goes on.
+// checkNetwork makes sure pyattach can open the sockets the target
+// reports and connects to (on 127.0.0.1) in the target's network
+// namespace: pyattach's own, or one of the target's own (a container's
+// network) that pyattach may enter (see package netns). When the
+// namespaces cannot be compared, the attach goes on.
 func checkNetwork(pid int) error {
-	if same, err := sameAsOurs(pid, "ns/net", "/proc/self/ns/net"); err != nil || same {
+	if same, err := netns.Same(pid); err != nil || same {
 		return nil
 	}
-	return attacherr.New(attacherr.OtherNetwork,
-		fmt.Sprintf("Process %d runs in a network namespace of its own (a container's network), where 127.0.0.1 is not pyattach's: the bootstrap could not report back to pyattach, nor pyattach reach debugpy.", pid),
-		fmt.Sprintf("Run pyattach in the target's network namespace, e.g. `nsenter --target %d --net pyattach dap` (as root) as the debug adapter command, or run pyattach inside the container.", pid))
+	if err := netns.In(pid, func() error { return nil }); err != nil {
+		return attacherr.Wrap(err, attacherr.OtherNetwork,
+			fmt.Sprintf("Process %d runs in a network namespace of its own (a container's network), where 127.0.0.1 is not pyattach's, and pyattach may not enter it to open the ports the target reports and connects to: %v.", pid, err),
+			"Run pyattach as root (entering another network namespace needs CAP_SYS_ADMIN; a rootless container's network is out of reach of its user too), or run pyattach inside the container or its pod (see Containers and Kubernetes in the README).")
+	}
+	return nil
 }
 
 // placeSupplied copies pyattach's debugpy (the directory src) into process

@@ -196,17 +196,21 @@ type outcome struct {
 // as that process sees it (its innermost PID namespace), is pid. adapter
 // answers the bootstrap's question of where to connect.
 func Listen(pid int, adapter AdapterFunc, log *slog.Logger) (*Listener, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, fmt.Errorf("making a token: %w", err)
-	}
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listening on loopback for the bootstrap's report: %w", err)
 	}
+	return ListenOn(ln, pid, adapter, log), nil
+}
+
+// ListenOn is Listen on a listener the caller opened on 127.0.0.1 (in the
+// target's network namespace, when it has its own).
+func ListenOn(ln net.Listener, pid int, adapter AdapterFunc, log *slog.Logger) *Listener {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret) // crypto/rand.Read never fails on Linux (Go 1.24+)
 	return &Listener{
 		ln:           ln,
 		token:        hex.EncodeToString(secret),
@@ -217,7 +221,7 @@ func Listen(pid int, adapter AdapterFunc, log *slog.Logger) (*Listener, error) {
 		stopWait:     defaultStopWait,
 		outcome:      make(chan outcome, 1),
 		released:     make(chan struct{}),
-	}, nil
+	}
 }
 
 // Config returns a Config with the channel's port and token filled in.

@@ -11,6 +11,7 @@ import (
 	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/debugpydist"
 	"github.com/pyattach/pyattach/internal/inject"
+	"github.com/pyattach/pyattach/internal/netns"
 	"github.com/pyattach/pyattach/internal/procfs"
 	"github.com/pyattach/pyattach/internal/remoteexec"
 	"github.com/pyattach/pyattach/session"
@@ -211,13 +212,16 @@ func checkLoaded(a *assessment, env *environment, maps []procfs.Mapping) Check {
 }
 
 // checkNetwork reports the attach's own verdict on the target's network
-// namespace (session.Preflight): the bootstrap must reach pyattach on
-// 127.0.0.1.
+// namespace (session.Preflight): pyattach must open the ports the target
+// reports and connects to on its 127.0.0.1.
 func checkNetwork(a *assessment) Check {
 	if a.refusedBy([]attacherr.Code{attacherr.OtherNetwork}) {
 		return failed("network", a.err)
 	}
-	return passed("network", fmt.Sprintf("Process %d shares pyattach's network namespace: its bootstrap can reach pyattach on 127.0.0.1.", a.proc.PID))
+	if same, err := netns.Same(a.proc.PID); err == nil && !same {
+		return passed("network", fmt.Sprintf("Process %d has a network namespace of its own (a container's network); pyattach may enter it and opens its ports on the target's 127.0.0.1.", a.proc.PID))
+	}
+	return passed("network", fmt.Sprintf("Process %d shares pyattach's network namespace: its bootstrap and debugpy reach pyattach on 127.0.0.1.", a.proc.PID))
 }
 
 // checkRemoteDebug reports whether a CPython 3.14+ target turned remote
