@@ -20,6 +20,7 @@ type Mount struct {
 // RunOptions say how Start runs a container.
 type RunOptions struct {
 	Image  string
+	Name   string // the container's name; Start makes one up if ""
 	Mounts []Mount
 	// User runs the container's command as "uid:gid" instead of root.
 	User string
@@ -46,17 +47,20 @@ type Container struct {
 // its command runs; it is removed, by its ID, when the test ends.
 func (d *Docker) Start(t testing.TB, opts RunOptions) *Container {
 	t.Helper()
-	name := "pyattach-test-" + randomHex(6)
-	id := d.Run(t, append(append([]string{"run", "--detach", "--name", name}, opts.flags()...), opts.Command...)...)
+	if opts.Name == "" {
+		opts.Name = NewName()
+	}
+	id := d.Run(t, append(append([]string{"run", "--detach"}, opts.flags()...), opts.Command...)...)
 	t.Cleanup(func() { d.Remove(t, id) })
-	c := &Container{ID: id, Name: name}
+	c := &Container{ID: id, Name: opts.Name}
 	c.PID = d.hostPID(t, id)
 	return c
 }
 
 // RunArgs returns the arguments of `docker run` that start a container
 // with opts in the foreground (--rm, for a caller that runs it as a
-// process of its own, such as a DAP adapter on standard streams).
+// process of its own, such as a DAP adapter on standard streams). Give it
+// a Name, to remove it by if the caller's process ends before it.
 func (opts RunOptions) RunArgs() []string {
 	return append(append([]string{"run", "--rm"}, opts.flags()...), opts.Command...)
 }
@@ -64,6 +68,9 @@ func (opts RunOptions) RunArgs() []string {
 // flags returns the options of `docker run` for opts, the image last.
 func (opts RunOptions) flags() []string {
 	var f []string
+	if opts.Name != "" {
+		f = append(f, "--name", opts.Name)
+	}
 	for _, m := range opts.Mounts {
 		v := m.Host + ":" + m.Container
 		if m.ReadOnly {
@@ -107,10 +114,11 @@ func (d *Docker) hostPID(t testing.TB, id string) int {
 	}
 }
 
-// Remove removes the container id and its processes.
+// Remove removes the container id (an ID or a name) and its processes, if
+// it is still there.
 func (d *Docker) Remove(t testing.TB, id string) {
 	t.Helper()
-	if _, err := d.run("rm", "--force", id); err != nil {
+	if _, err := d.run("rm", "--force", id); err != nil && !strings.Contains(err.Error(), "No such container") {
 		t.Errorf("removing container %s: %v", id, err)
 	}
 }
@@ -120,6 +128,15 @@ func (d *Docker) Remove(t testing.TB, id string) {
 func (c *Container) Exec(command ...string) []string {
 	return append([]string{"exec", "--interactive", c.ID}, command...)
 }
+
+// Args returns the arguments of the docker client (Client) that run
+// docker with args against d, for a caller that starts it itself.
+func (d *Docker) Args(args ...string) []string {
+	return append([]string{"--host", d.Host}, args...)
+}
+
+// NewName returns a new container name for a test: pyattach-test-RANDOM.
+func NewName() string { return "pyattach-test-" + randomHex(6) }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
