@@ -47,6 +47,12 @@ type dockerTarget struct {
 // for its progress.
 func startDockerTarget(t *testing.T, d *testdocker.Docker, image string, opts testdocker.RunOptions) *dockerTarget {
 	t.Helper()
+	return startDockerTargetWith(t, d, image, "python3", opts)
+}
+
+// startDockerTargetWith is startDockerTarget with the interpreter python.
+func startDockerTargetWith(t *testing.T, d *testdocker.Docker, image, python string, opts testdocker.RunOptions) *dockerTarget {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o777); err != nil { // for a target run as another user
 		t.Fatal(err)
@@ -55,7 +61,7 @@ func startDockerTarget(t *testing.T, d *testdocker.Docker, image string, opts te
 	opts.Image = image
 	opts.Mounts = append(opts.Mounts, testdocker.Mount{Host: dir, Container: appDir})
 	opts.Env = append(opts.Env, testtarget.ProgressEnv+"="+appDir+"/progress", "PYTHONUNBUFFERED=1")
-	opts.Command = []string{"python3", appDir + "/" + testtarget.Idle}
+	opts.Command = []string{python, appDir + "/" + testtarget.Idle}
 	c := d.Start(t, opts)
 	tg := &dockerTarget{Container: c, hostDir: dir, script: appDir + "/" + testtarget.Idle}
 	tg.waitProgress(t, d)
@@ -212,34 +218,65 @@ func pyattachMounts(t *testing.T) ([]testdocker.Mount, []string) {
 	}, []string{debugpydist.EnvDir + "=" + debugpyDir}
 }
 
-// TestDockerSidecar runs pyattach, with gdb, in a container of its own
-// that shares the target container's PID namespace and network (`docker
-// run --pid=container:T --network=container:T --cap-add SYS_PTRACE`), as
-// `kubectl debug --target` does, speaking DAP on its standard streams:
-// it attaches to the target, PID 1 in that namespace, breaks, inspects,
-// detaches, and does it again.
+// TestDockerSidecar runs pyattach in a container of its own that shares
+// the target container's PID namespace and network (`docker run
+// --pid=container:T --network=container:T --cap-add SYS_PTRACE`), as
+// `kubectl debug --target` does, speaking DAP on its standard streams: it
+// attaches to the target, PID 1 in that namespace, breaks, inspects,
+// detaches, and does it again. Bookworm's CPython 3.11 (as root, and as a
+// user without a name) is attached with the sidecar's gdb; forky's 3.14
+// through PEP 768, with no gdb in the sidecar.
 func TestDockerSidecar(t *testing.T) {
 	d := testdocker.Require(t)
 	mounts, env := pyattachMounts(t)
-	tg := startDockerTarget(t, d, d.Image(t, testdocker.Bookworm), testdocker.RunOptions{})
-	sidecar := testdocker.RunOptions{
-		Name:        testdocker.NewName(),
-		Image:       d.Image(t, testdocker.BookwormGDB),
-		Mounts:      mounts,
-		Env:         env,
-		ShareWith:   tg.Name,
-		CapAdd:      []string{"SYS_PTRACE"},
-		Interactive: true,
-		Command:     []string{pyattachDir + "/pyattach", "dap"},
+	tests := []struct {
+		name, python, label string
+		target, sidecar     func(t testing.TB) string // images
+		user                string
+		mechanism           string // in the attach's description
+	}{
+		{"3.11 gdb", "python3", "bookworm-3.11 in docker (sidecar, gdb)", bookworm(d), bookwormGDB(d), "", byTrampoline},
+		{"3.11 gdb nobody", "python3", "bookworm-3.11 in docker as uid 65534 (sidecar, gdb)", bookworm(d), bookwormGDB(d), "65534:65534", byTrampoline},
+		{"3.14 PEP 768", "python3.14", "forky-3.14 in docker (sidecar, remote exec, no gdb)", d.ForkyImage, d.ForkyImage, "", "by remote exec (PEP 768)"},
 	}
-	t.Cleanup(func() { d.Remove(t, sidecar.Name) }) // after the adapter's own cleanup
-	recordInterpreter("bookworm-3.11 in docker (sidecar, gdb)")
-	for round := 1; round <= 2; round++ {
-		c := daptest.StartAdapter(t, testdocker.Client, d.Args(sidecar.RunArgs()...)...)
-		took := dockerRound(t, c, tg, 1)
-		t.Logf("round %d: sidecar attach to PID 1 of %s: %s; attach request to breakpoint stop in %s", round, tg.Name, attachedIn(c), took.Round(time.Millisecond))
-		tg.waitProgress(t, d)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := startDockerTargetWith(t, d, tt.target(t), tt.python, testdocker.RunOptions{User: tt.user})
+			sidecar := testdocker.RunOptions{
+				Name:        testdocker.NewName(),
+				Image:       tt.sidecar(t),
+				Mounts:      mounts,
+				Env:         env,
+				ShareWith:   tg.Name,
+				CapAdd:      []string{"SYS_PTRACE"},
+				Interactive: true,
+				Command:     []string{pyattachDir + "/pyattach", "dap"},
+			}
+			t.Cleanup(func() { d.Remove(t, sidecar.Name) }) // after the adapter's own cleanup
+			recordInterpreter(tt.label)
+			for round := 1; round <= 2; round++ {
+				c := daptest.StartAdapter(t, testdocker.Client, d.Args(sidecar.RunArgs()...)...)
+				took := dockerRound(t, c, tg, 1)
+				expectOutput(t, c, tt.mechanism)
+				t.Logf("round %d: sidecar attach to PID 1 of %s: %s; attach request to breakpoint stop in %s", round, tg.Name, attachedIn(c), took.Round(time.Millisecond))
+				tg.waitProgress(t, d)
+			}
+		})
 	}
+}
+
+// byTrampoline is how the attach describes an injection with gdb and
+// pyattach's trampoline.
+const byTrampoline = "by trampoline"
+
+// bookworm and bookwormGDB return the images as TestDockerSidecar's
+// table wants them.
+func bookworm(d *testdocker.Docker) func(testing.TB) string {
+	return func(t testing.TB) string { return d.Image(t, testdocker.Bookworm) }
+}
+
+func bookwormGDB(d *testdocker.Docker) func(testing.TB) string {
+	return func(t testing.TB) string { return d.Image(t, testdocker.BookwormGDB) }
 }
 
 // TestDockerInside runs pyattach inside the target's own container
@@ -255,6 +292,7 @@ func TestDockerInside(t *testing.T) {
 		args = append(args, tg.ID, pyattachDir+"/pyattach", "dap")
 		c := daptest.StartAdapter(t, testdocker.Client, d.Args(args...)...)
 		took := dockerRound(t, c, tg, 1)
+		expectOutput(t, c, byTrampoline)
 		t.Logf("round %d: attach inside %s to its PID 1: %s; attach request to breakpoint stop in %s", round, tg.Name, attachedIn(c), took.Round(time.Millisecond))
 		tg.waitProgress(t, d)
 	}
