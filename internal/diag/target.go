@@ -65,26 +65,7 @@ func (a *assessment) refusedBy(codes []attacherr.Code) bool {
 // checkTargetContainer names the container the process runs in, as `pyattach
 // ps` shows it.
 func checkTargetContainer(pid int, c *procfs.Container) Check {
-	return passed("target-container", fmt.Sprintf("Process %d runs in %s.", pid, describeContainer(c)))
-}
-
-// describeContainer names a container in words: "docker container web
-// (ID d0b7a88d6761…)".
-func describeContainer(c *procfs.Container) string {
-	s := c.Runtime + " container"
-	if c.Name != "" {
-		s += " " + c.Name
-	}
-	switch {
-	case len(c.ID) > 12:
-		s += " (ID " + c.ID[:12] + "…)"
-	case c.ID != "":
-		s += " (ID " + c.ID + ")"
-	}
-	if c.PodUID != "" {
-		s += " of Kubernetes pod " + c.PodUID
-	}
-	return s
+	return passed("target-container", fmt.Sprintf("Process %d runs in %s.", pid, c.Describe()))
 }
 
 func checkProcess(a *assessment) Check {

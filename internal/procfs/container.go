@@ -35,6 +35,25 @@ func (c *Container) Short() string {
 	return c.Runtime + ":" + name
 }
 
+// Describe names the container in words, for messages: "docker container
+// web (ID d0b7a88d6761…)".
+func (c *Container) Describe() string {
+	s := c.Runtime + " container"
+	if c.Name != "" {
+		s += " " + c.Name
+	}
+	switch {
+	case len(c.ID) > 12:
+		s += " (ID " + c.ID[:12] + "…)"
+	case c.ID != "":
+		s += " (ID " + c.ID + ")"
+	}
+	if c.PodUID != "" {
+		s += " of Kubernetes pod " + c.PodUID
+	}
+	return s
+}
+
 // ContainerOf returns the container process pid runs in, or nil when it
 // runs in none that pyattach can tell (a process of the host, or of the
 // container pyattach itself runs in, when the cgroup and mounts hide it).

@@ -90,18 +90,24 @@ func TestFlagValue(t *testing.T) {
 	}
 }
 
-func TestContainerShort(t *testing.T) {
+func TestContainerWords(t *testing.T) {
+	const id = "d0b7a88d6761db131616103bbb66e68b98fcdada84346a91519d115bbe25b7ee"
 	tests := []struct {
-		c    Container
-		want string
+		c               Container
+		short, describe string
 	}{
-		{Container{Runtime: "docker", ID: "d0b7a88d6761db131616103bbb66e68b98fcdada84346a91519d115bbe25b7ee", Name: "web"}, "docker:web"},
-		{Container{Runtime: "docker", ID: "d0b7a88d6761db131616103bbb66e68b98fcdada84346a91519d115bbe25b7ee"}, "docker:d0b7a88d6761"},
-		{Container{Runtime: "lxc", Name: "builder"}, "lxc:builder"},
+		{Container{Runtime: "docker", ID: id, Name: "web"}, "docker:web", "docker container web (ID d0b7a88d6761…)"},
+		{Container{Runtime: "docker", ID: id}, "docker:d0b7a88d6761", "docker container (ID d0b7a88d6761…)"},
+		{Container{Runtime: "lxc", Name: "builder"}, "lxc:builder", "lxc container builder"},
+		{Container{Runtime: "containerd", Name: "web", PodUID: "7d1c6a52-8b0e-4a7f-9c55-2f3e4d5a6b7c"}, "containerd:web",
+			"containerd container web of Kubernetes pod 7d1c6a52-8b0e-4a7f-9c55-2f3e4d5a6b7c"},
 	}
 	for _, tt := range tests {
-		if got := tt.c.Short(); got != tt.want {
-			t.Errorf("%+v.Short() = %q; want %q", tt.c, got, tt.want)
+		if got := tt.c.Short(); got != tt.short {
+			t.Errorf("%+v.Short() = %q; want %q", tt.c, got, tt.short)
+		}
+		if got := tt.c.Describe(); got != tt.describe {
+			t.Errorf("%+v.Describe() = %q; want %q", tt.c, got, tt.describe)
 		}
 	}
 }
