@@ -40,11 +40,12 @@ type Docker struct {
 	Host     string // the daemon's address, as DOCKER_HOST names it
 	DataRoot string // the daemon's data root (where it keeps containers' config.v2.json)
 	Version  string // the daemon's version
-	Own      bool   // the daemon was started by this process (or adopted from an interrupted run)
+	Own      bool   // the tests' own daemon, not the system's
 
-	pid  int      // our daemon's PID; 0 for a daemon the system runs
-	wait func()   // reaps our daemon, when we started it
-	lock *os.File // held while this process uses our daemon
+	pid   int      // our daemon's PID; 0 for a daemon the system runs
+	wait  func()   // reaps our daemon, when this process started it
+	dir   string   // where our daemon keeps its files
+	users *os.File // this process's shared lock while it uses our daemon
 }
 
 var shared struct {
@@ -83,8 +84,10 @@ func Require(t testing.TB) *Docker {
 	return shared.d
 }
 
-// Shutdown stops the daemon that Require started, if it did, by its PID.
-// A TestMain that may have used Require calls it after the tests ran.
+// Shutdown ends this process's use of the tests' own daemon, and stops it
+// by its PID unless another test process still uses it (the last one
+// stops it). A TestMain that may have used Require calls it after the
+// tests ran.
 func Shutdown() {
 	shared.Lock()
 	defer shared.Unlock()
@@ -127,31 +130,49 @@ func Dir() string {
 	return filepath.Join(cache, "docker")
 }
 
-// startOwn starts the tests' own daemon, or adopts the one an interrupted
-// run left, once this process holds the lock on it.
+// startOwn starts the tests' own daemon, or joins the one that another
+// test process started (or that an interrupted run left). Each process
+// that uses it holds a shared lock on dir/users; the last one to stop
+// using it stops it (see stop).
 func startOwn() (*Docker, error) {
 	dir := Dir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	users, err := os.OpenFile(filepath.Join(dir, "users"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("lock %s: %w", lock.Name(), err)
-	}
-	d := &Docker{Host: "unix://" + filepath.Join(dir, "docker.sock"), Own: true, lock: lock}
-	if pid := leftoverDaemon(dir); pid != 0 && d.describe() == nil {
-		d.pid = pid
-		return d, nil
-	}
-	if err := d.start(dir); err != nil {
-		lock.Close()
+	d := &Docker{Host: "unix://" + filepath.Join(dir, "docker.sock"), Own: true, dir: dir, users: users}
+	err = withLock(dir, func() error {
+		if err := syscall.Flock(int(users.Fd()), syscall.LOCK_SH); err != nil {
+			return fmt.Errorf("lock %s: %w", users.Name(), err)
+		}
+		if pid := leftoverDaemon(dir); pid != 0 && d.describe() == nil {
+			d.pid = pid
+			return nil
+		}
+		return d.start(dir)
+	})
+	if err != nil {
+		users.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// withLock runs f holding the lock on dir/lock, which makes starting and
+// stopping the daemon one process's business at a time.
+func withLock(dir string, f func() error) error {
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	return f()
 }
 
 // leftoverDaemon returns the PID of a dockerd that a run which did not
@@ -231,10 +252,21 @@ func (d *Docker) describe() error {
 	return nil
 }
 
-// stop stops our daemon by its PID: SIGTERM, then SIGKILL if it has not
-// exited in time, and releases the lock.
+// stop ends this process's use of our daemon, and stops the daemon if no
+// other test process uses it (none holds its shared lock on dir/users).
 func (d *Docker) stop() error {
-	defer d.lock.Close()
+	defer d.users.Close()
+	return withLock(d.dir, func() error {
+		if syscall.Flock(int(d.users.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			return nil // another test process uses it: the last one stops it
+		}
+		return d.kill()
+	})
+}
+
+// kill stops our daemon by its PID: SIGTERM, then SIGKILL if it has not
+// exited in time.
+func (d *Docker) kill() error {
 	if err := syscall.Kill(d.pid, syscall.SIGTERM); err != nil {
 		return nil // gone already
 	}

@@ -8,8 +8,9 @@
 // debootstrap. It uses the daemon already running on the default socket,
 // or starts one of its own (its data, run-time state, PID file and socket
 // under ${PYATTACH_CACHE:-~/.cache/pyattach}/docker, so it never touches
-// a user's daemon), which [Shutdown] stops by its PID; one test process at
-// a time uses that daemon (a lock file says which).
+// a user's daemon). Test processes that run at the same time (go test
+// runs packages in parallel) share it, each holding a shared lock while it
+// does; [Shutdown] in the last one stops it by its PID.
 //
 // Images are root file systems made by debootstrap (Debian's bookworm with
 // python3 and no debugpy; the same with gdb; forky's python3.14 and

@@ -76,7 +76,22 @@ func (d *Docker) importRoot(t testing.TB, name, root string) string {
 		t.Fatal(err)
 	}
 	t.Logf("docker: imported %s from %s in %s", ref, root, time.Since(began).Round(100*time.Millisecond))
+	d.removeOlder(name, ref)
 	return ref
+}
+
+// removeOlder removes the images of repository name other than ref: those
+// of roots since rebuilt. One still in use by a container stays.
+func (d *Docker) removeOlder(name, ref string) {
+	out, err := d.run("images", "--format", "{{.Repository}}:{{.Tag}}", name)
+	if err != nil {
+		return
+	}
+	for _, old := range strings.Fields(out) {
+		if old != ref {
+			_, _ = d.run("rmi", old)
+		}
+	}
 }
 
 // importTree feeds the files under root to `docker import` as image ref.
