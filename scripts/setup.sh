@@ -24,19 +24,23 @@ say() { printf 'setup: %s\n' "$*"; }
 # tests: Debian's python3 with its own (older) debugpy is one of the
 # interpreters the suite attaches to, and python3-venv and pipx install the
 # wheels that `make dist` builds (scripts/dist-test.sh).
-packages=(gdb python3 python3-pip)
-[ "$FOR_TESTS" = no ] || packages+=(python3-venv python3-debugpy pipx)
-missing=()
-for pkg in "${packages[@]}"; do
-	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
+# install_missing installs those of the Debian packages it is given that
+# are not installed yet.
+install_missing() {
+	local missing=() pkg sudo=""
+	for pkg in "$@"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+	done
+	((${#missing[@]})) || return 0
 	say "installing ${missing[*]}"
-	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+}
+
+packages=(gdb python3 python3-pip)
+[ "$FOR_TESTS" = no ] || packages+=(python3-venv python3-debugpy pipx)
+install_missing "${packages[@]}"
 
 say "building bin/pyattach"
 go build -o bin/pyattach .
@@ -77,6 +81,15 @@ if [ "$FOR_TESTS" = yes ]; then
 	else
 		say "not root: skipping the CPython 3.14 chroot (its tests will skip)"
 	fi
+fi
+
+# Docker for the container tests (--tests only): Debian's docker.io (the
+# client /usr/bin/docker and the daemon /usr/sbin/dockerd, which the tests
+# start themselves when none runs, see internal/testdocker) and debootstrap,
+# which builds their images' root file systems (no registry is used). The
+# tests build and cache the images on first use (about 2 minutes).
+if [ "$FOR_TESTS" = yes ]; then
+	install_missing docker.io debootstrap
 fi
 
 # The test tools: staticcheck, and the VS Code extension's npm packages

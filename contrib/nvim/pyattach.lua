@@ -47,6 +47,22 @@ local function attachable(command)
   return by_pid
 end
 
+-- label describes a process of `pyattach ps --json` on one line: PID,
+-- Python version, its container (runtime:name, or the ID's first 12
+-- characters) when it runs in one, and command line.
+function M.label(p)
+  local where = ''
+  local c = p.container
+  if type(c) == 'table' then
+    local name = c.name
+    if name == nil or name == '' then
+      name = string.sub(c.id or '', 1, 12)
+    end
+    where = string.format('  [%s:%s]', c.runtime, name)
+  end
+  return string.format('%d  Python %s%s  %s', p.pid, p.version, where, p.commandLine)
+end
+
 -- pick_process shows nvim-dap's process picker, limited to the Python
 -- processes pyattach can attach to, and returns the chosen PID (or
 -- dap.ABORT). nvim-dap lists processes with `ps ah -U $USER`: to attach to
@@ -58,8 +74,7 @@ function M.pick_process()
       return pythons[proc.pid] ~= nil
     end,
     label = function(proc)
-      local p = pythons[proc.pid]
-      return string.format('%d  Python %s  %s', p.pid, p.version, p.commandLine)
+      return M.label(pythons[proc.pid])
     end,
     prompt = 'Python process to attach to: ',
   })

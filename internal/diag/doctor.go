@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/procfs"
 )
 
 // Status is a check's verdict.
@@ -32,8 +33,11 @@ type Check struct {
 
 // Report is what Doctor found: `pyattach doctor --json` prints it.
 type Report struct {
-	PID    int     `json:"pid,omitempty"` // the process checked; 0 for the machine alone
-	Checks []Check `json:"checks"`
+	PID int `json:"pid,omitempty"` // the process checked; 0 for the machine alone
+	// Container is the container the process checked runs in, as `pyattach
+	// ps --json` reports it; absent if none.
+	Container *procfs.Container `json:"container,omitempty"`
+	Checks    []Check           `json:"checks"`
 	// AttachWouldFail says that some check failed, so that an attach (to
 	// PID, or to any process when there is none) would fail.
 	AttachWouldFail bool `json:"attachWouldFail"`
@@ -60,7 +64,8 @@ func Doctor(ctx context.Context, opts DoctorOptions) *Report {
 	r.add(checkPtracePolicy()...)
 	r.add(checkGDBCalls(ctx, opts))
 	if opts.PID != 0 {
-		r.add(checkTarget(opts)...)
+		r.Container = containerOf(opts.PID)
+		r.add(checkTarget(opts, r.Container)...)
 	}
 	return r
 }

@@ -3,24 +3,44 @@ package diag
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
 
 // WriteTable writes processes as the aligned table of `pyattach ps`:
-// PID, USER, PYTHON, ATTACH ("yes", or "no: " and a short reason) and
-// COMMAND.
+// PID, USER, PYTHON, ATTACH ("yes", or "no: " and a short reason),
+// CONTAINER (runtime:name, only when some process runs in a container)
+// and COMMAND.
 func WriteTable(w io.Writer, procs []Process) error {
 	if len(procs) == 0 {
 		_, err := fmt.Fprintln(w, "No Python processes found (`pyattach ps --all` includes other users' processes).")
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PID\tUSER\tPYTHON\tATTACH\tCOMMAND")
+	containers := slices.ContainsFunc(procs, func(p Process) bool { return p.Container != nil })
+	header := "PID\tUSER\tPYTHON\tATTACH\t"
+	if containers {
+		header += "CONTAINER\t"
+	}
+	fmt.Fprintln(tw, header+"COMMAND")
 	for _, p := range procs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", p.PID, p.User, pythonColumn(p), attachColumn(p), oneLine(p.CommandLine))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t", p.PID, p.User, pythonColumn(p), attachColumn(p))
+		if containers {
+			fmt.Fprintf(tw, "%s\t", containerColumn(p))
+		}
+		fmt.Fprintf(tw, "%s\n", oneLine(p.CommandLine))
 	}
 	return tw.Flush()
+}
+
+// containerColumn shows the runtime and the container's name (or short
+// ID), "-" for a process of the host.
+func containerColumn(p Process) string {
+	if p.Container == nil {
+		return "-"
+	}
+	return p.Container.Short()
 }
 
 // pythonColumn shows the version, with the implementation when it is not CPython.

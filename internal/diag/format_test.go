@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/procfs"
 )
 
 func TestWriteTable(t *testing.T) {
@@ -26,6 +27,17 @@ func TestWriteTable(t *testing.T) {
 7      root   3.7.16    no: CPython 3.7.16   python3.7 old.py
 99999  1001   PyPy 3.9  no: PyPy             pypy3 x.py
 8      bob    ?         no: other user       python3 y.py
+`},
+		{"containers", []Process{
+			{PID: 42, User: "root", Implementation: "CPython", Version: "3.11.2", Short: "own network", CommandLine: "python3 /app/main.py",
+				Container: &procfs.Container{Runtime: "docker", ID: "d0b7a88d6761db131616103bbb66e68b98fcdada84346a91519d115bbe25b7ee", Name: "web"}},
+			{PID: 43, User: "root", Implementation: "CPython", Version: "3.11.2", Short: "own network", CommandLine: "python3 w.py",
+				Container: &procfs.Container{Runtime: "containerd", ID: "4f2b8c3d9e1a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c"}},
+			{PID: 50, User: "alice", Implementation: "CPython", Version: "3.11.7", Attachable: true, CommandLine: "python3 app.py"},
+		}, `PID  USER   PYTHON  ATTACH           CONTAINER                COMMAND
+42   root   3.11.2  no: own network  docker:web               python3 /app/main.py
+43   root   3.11.2  no: own network  containerd:4f2b8c3d9e1a  python3 w.py
+50   alice  3.11.7  yes              -                        python3 app.py
 `},
 	}
 	for _, tt := range tests {

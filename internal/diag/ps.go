@@ -34,6 +34,10 @@ type Process struct {
 	Attachable     bool     `json:"attachable"`
 	Reason         string   `json:"reason"`
 	Remedy         string   `json:"remedy"`
+	// Container is the container the process runs in, absent for a
+	// process of the host (or of the container pyattach runs in, when its
+	// runtime's traces are hidden).
+	Container *procfs.Container `json:"container,omitempty"`
 
 	// Short says in two or three words why an attach would fail, for the
 	// table; "" when attachable.
@@ -204,6 +208,7 @@ func (env *environment) describe(a *assessment, maps []procfs.Mapping, supplied 
 		Executable:  p.Exe,
 		Cmdline:     append([]string{}, p.Cmdline...),
 		CommandLine: strings.Join(p.Cmdline, " "),
+		Container:   containerOf(p.PID),
 	}
 	out.Implementation, out.Version = implementation(a)
 	if a.py != nil {
@@ -322,4 +327,11 @@ func ptraceError(p *procfs.Process, denied *procfs.PtraceDenied) *attacherr.Erro
 	}
 	return attacherr.Wrap(denied, code,
 		fmt.Sprintf("pyattach may not trace process %d: %s.", p.PID, strings.TrimRight(denied.Detail, ".")), denied.Remedy)
+}
+
+// containerOf returns the container process pid runs in, nil if none or
+// if it cannot be told (the process exited meanwhile).
+func containerOf(pid int) *procfs.Container {
+	c, _ := procfs.ContainerOf(pid)
+	return c
 }

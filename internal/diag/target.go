@@ -27,7 +27,7 @@ var (
 // checkTarget checks one process: that it runs, runs CPython 3.8 or newer,
 // may be traced, exports the C API the injection calls, can import
 // debugpy, and can reach pyattach over loopback.
-func checkTarget(opts DoctorOptions) []Check {
+func checkTarget(opts DoctorOptions, container *procfs.Container) []Check {
 	p, err := procfs.Read(opts.PID)
 	if err != nil || opts.PID <= 0 {
 		_, err := session.Preflight(opts.PID) // for its words
@@ -37,6 +37,9 @@ func checkTarget(opts DoctorOptions) []Check {
 	checks := []Check{checkProcess(a)}
 	if a.refusedBy(processCodes) {
 		return checks
+	}
+	if container != nil {
+		checks = append(checks, checkTargetContainer(a.proc.PID, container))
 	}
 	checks = append(checks, checkPython(a), checkPermission(a))
 	if a.refusedBy(pythonCodes) || a.py == nil {
@@ -58,6 +61,12 @@ func checkTarget(opts DoctorOptions) []Check {
 // refusedBy reports whether the attach would be refused with one of codes.
 func (a *assessment) refusedBy(codes []attacherr.Code) bool {
 	return a.err != nil && slices.Contains(codes, a.err.Code)
+}
+
+// checkTargetContainer names the container the process runs in, as `pyattach
+// ps` shows it.
+func checkTargetContainer(pid int, c *procfs.Container) Check {
+	return passed("target-container", fmt.Sprintf("Process %d runs in %s.", pid, c.Describe()))
 }
 
 func checkProcess(a *assessment) Check {

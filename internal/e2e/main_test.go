@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/pyattach/pyattach/internal/testdocker"
 )
 
 // bin is the pyattach binary under test, built once by TestMain.
@@ -46,6 +48,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	testdocker.Shutdown()
 	os.RemoveAll(dir)
 	var labels []string
 	for l := range ran.labels {

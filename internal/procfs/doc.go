@@ -26,6 +26,15 @@
 // CAP_CHECKPOINT_RESTORE) and takes the first whose inode is the mapping's;
 // [Python.Library] is the path it was opened by.
 //
+// # Containers
+//
+// [ContainerOf] tells which container a process runs in (runtime, ID and,
+// where the runtime keeps it readably, name) from /proc/PID/cgroup, and
+// from the files the runtime mounts into the container where a cgroup
+// namespace hides the cgroup; `pyattach ps` and `pyattach doctor` show it.
+// [Mounts] parses /proc/PID/mountinfo, from which internal/pathmap derives
+// the path mappings of a container's bind mounts.
+//
 // Reading another user's maps, exe and environ needs the same permission as
 // ptrace's read mode, so for processes we may not trace [DetectPython] fails
 // with a permission error while [Read] still succeeds.

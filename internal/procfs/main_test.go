@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/pyattach/pyattach/internal/testdocker"
 )
 
 // The test binary doubles as a helper process: with helperEnv set it does one
@@ -26,7 +28,9 @@ const (
 func TestMain(m *testing.M) {
 	helper := os.Getenv(helperEnv)
 	if helper == "" {
-		os.Exit(m.Run())
+		code := m.Run()
+		testdocker.Shutdown()
+		os.Exit(code)
 	}
 	pid, _ := strconv.Atoi(os.Getenv(pidEnv))
 	var err error

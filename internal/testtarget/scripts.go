@@ -51,6 +51,14 @@ func scriptPath(t testing.TB, script string) string {
 	return scriptPathIn(t, script, "")
 }
 
+// WriteFixture writes the fixture script (such as Idle) into dir and
+// returns its path there: for a target that a test starts itself, in a
+// container say.
+func WriteFixture(t testing.TB, script, dir string) string {
+	t.Helper()
+	return scriptPathIn(t, script, dir)
+}
+
 // scriptPathIn is scriptPath, writing a fixture into dir ("" for a new
 // temporary directory).
 func scriptPathIn(t testing.TB, script, dir string) string {

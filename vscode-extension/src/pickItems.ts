@@ -4,7 +4,7 @@
  * to type a PID instead, and an item that explains why the list could not be
  * had. picker.ts puts these items in a QuickPick.
  */
-import { PythonProcess } from './processList';
+import { ContainerInfo, PythonProcess } from './processList';
 import { ListResult } from './psCommand';
 
 /** What choosing an item does. */
@@ -77,10 +77,15 @@ function processItem(p: PythonProcess): PickItem {
   const interpreter = [p.implementation || 'Python', p.version].filter(Boolean).join(' ');
   return {
     label: p.commandLine || p.executable || `process ${p.pid}`,
-    description: `PID ${p.pid} · ${interpreter} · ${p.user || `uid ${p.uid}`}`,
+    description: [`PID ${p.pid}`, interpreter, p.user || `uid ${p.uid}`, ...(p.container ? [containerLabel(p.container)] : [])].join(' · '),
     detail: p.attachable ? `$(debug-alt) Can attach · ${debugpyNote(p)}${p.venv ? ` · venv ${p.venv}` : ''}` : `$(circle-slash) Cannot attach: ${p.reason || 'pyattach gave no reason.'}`,
     action: p.attachable ? { kind: 'attach', pid: p.pid } : { kind: 'confirm', pid: p.pid, warning: notAttachableWarning(p) },
   };
+}
+
+/** Names a container as `pyattach ps` does: runtime and name, or the ID's first 12 characters. */
+export function containerLabel(c: ContainerInfo): string {
+  return `${c.runtime}:${c.name || c.id.slice(0, 12)}`;
 }
 
 /** Which debugpy the attach would use. */

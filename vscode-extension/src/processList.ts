@@ -37,6 +37,20 @@ export interface PythonProcess {
   reason: string;
   /** When not attachable: what to do about it. */
   remedy: string;
+  /** The container the process runs in; absent for a process of the host. */
+  container?: ContainerInfo;
+}
+
+/** A process's container, as `pyattach ps --json` describes it. */
+export interface ContainerInfo {
+  /** "docker", "podman", "containerd", "cri-o", "lxc" or "kubernetes". */
+  runtime: string;
+  /** The full container ID, or "" when only a name is known. */
+  id: string;
+  /** The runtime's name for the container, or "" when pyattach cannot tell. */
+  name: string;
+  /** A Kubernetes pod's UID, or "". */
+  podUID: string;
 }
 
 /** The output of `pyattach ps --json` is not what docs/ps-json.md describes. */
@@ -91,7 +105,20 @@ function parseProcess(entry: unknown, index: number): PythonProcess {
     attachable: field.boolean('attachable', undefined),
     reason: field.string('reason'),
     remedy: field.string('remedy'),
+    ...parseContainer(entry.container, `processes[${index}].container`),
   };
+}
+
+/** Reads the optional container object: absent (or null) means none. */
+function parseContainer(value: unknown, where: string): { container?: ContainerInfo } {
+  if (value === undefined || value === null) {
+    return {};
+  }
+  if (!isObject(value)) {
+    throw new PsOutputError(`${where} is not an object`);
+  }
+  const field = new FieldReader(value, where);
+  return { container: { runtime: field.string('runtime'), id: field.string('id'), name: field.string('name'), podUID: field.string('podUID') } };
 }
 
 /** Reads typed fields of one process entry, naming the entry in errors. */

@@ -107,7 +107,7 @@ describe('the extension, in a fake VS Code', function () {
     assert.ok(qp.shown);
     assert.deepEqual(
       qp.items.map((i) => i.action.kind),
-      ['attach', 'attach', 'confirm', 'attach', 'enter-pid'],
+      ['attach', 'attach', 'confirm', 'attach', 'confirm', 'enter-pid'],
     );
     qp.choose(qp.items[0]);
     assert.deepEqual(await resolved, { type: 'pyattach', request: 'attach', name: 'Attach to a running Python process', justMyCode: true, processId: '1234' });
@@ -148,7 +148,7 @@ describe('the extension, in a fake VS Code', function () {
     qp.press(qp.buttons[0]);
     assert.ok(qp.busy);
     await qp.loaded();
-    assert.equal(qp.items.length, 5);
+    assert.equal(qp.items.length, 6);
     qp.choose(qp.items[3]);
     assert.equal(await picked, '4567');
   });

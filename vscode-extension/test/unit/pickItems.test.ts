@@ -19,6 +19,7 @@ describe('pickerContents', () => {
     { pid: 2345, label: 'python3.12 -m worker', description: 'PID 2345 · CPython 3.12.1 · alice', detail: /Can attach · pyattach's own debugpy$/ },
     { pid: 3456, label: 'python3.7 legacy.py', description: 'PID 3456 · CPython 3.7.16 · bob', detail: /^\$\(circle-slash\) Cannot attach: CPython 3\.7 is not supported\.$/ },
     { pid: 4567, label: 'python3.10 server.py', description: 'PID 4567 · CPython 3.10 · 1002', detail: /Can attach · debugpy 1\.8\.20 already loaded$/ },
+    { pid: 5678, label: 'python3 /app/main.py', description: 'PID 5678 · CPython 3.11.2 · root · docker:web', detail: /^\$\(circle-slash\) Cannot attach: Process 5678 runs in a network namespace of its own/ },
   ];
   rows.forEach((want, i) => {
     it(`shows PID, version, command line and attachability of process ${want.pid}`, () => {
@@ -45,6 +46,14 @@ describe('pickerContents', () => {
     const [item] = pickerContents({ ok: true, processes: parsePsOutput('{"processes":[{"pid":9,"uid":5,"attachable":true}]}') }).items;
     assert.equal(item.label, 'process 9');
     assert.equal(item.description, 'PID 9 · Python · uid 5');
+  });
+
+  it('names a container by its ID when it has no name', () => {
+    const [item] = pickerContents({
+      ok: true,
+      processes: parsePsOutput('{"processes":[{"pid":9,"uid":0,"user":"root","attachable":true,"container":{"runtime":"containerd","id":"4f2b8c3d9e1a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c"}}]}'),
+    }).items;
+    assert.equal(item.description, 'PID 9 · Python · root · containerd:4f2b8c3d9e1a');
   });
 
   it('says when pyattach gave no reason', () => {

@@ -20,11 +20,14 @@ describe('parsePsOutput', () => {
         [2345, '3.12.1', true],
         [3456, '3.7.16', false],
         [4567, '3.10', true],
+        [5678, '3.11.2', false],
       ],
     );
     assert.deepEqual(processes[0], ENTRY);
     assert.equal(processes[2].reason, 'CPython 3.7 is not supported.');
     assert.equal(processes[3].debugpyLoaded, true);
+    assert.equal(processes[0].container, undefined);
+    assert.deepEqual(processes[4].container, { runtime: 'docker', id: 'd0b7a88d6761db131616103bbb66e68b98fcdada84346a91519d115bbe25b7ee', name: 'web', podUID: '' });
   });
 
   it('reads an empty list', () => {
@@ -59,6 +62,8 @@ describe('parsePsOutput', () => {
     { name: 'missing attachable', stdout: output({ pid: 7 }), message: /attachable is missing, not a boolean/ },
     { name: 'version as a number', stdout: output({ ...ENTRY, version: 3.11 }), message: /version is 3.11, not a string/ },
     { name: 'cmdline with a number', stdout: output({ ...ENTRY, cmdline: ['python3', 1] }), message: /cmdline is not a list of strings/ },
+    { name: 'container as a string', stdout: output({ ...ENTRY, container: 'docker' }), message: /container is not an object/ },
+    { name: 'container id as a number', stdout: output({ ...ENTRY, container: { runtime: 'docker', id: 7 } }), message: /container\.id is 7, not a string/ },
   ];
   for (const c of broken) {
     it(`rejects output with ${c.name}`, () => {

@@ -35,7 +35,7 @@ describe('listProcesses', () => {
         assert.ok(r.ok, JSON.stringify(r));
         assert.deepEqual(
           r.processes.map((p) => p.pid),
-          [1234, 2345, 3456, 4567],
+          [1234, 2345, 3456, 4567, 5678],
         );
       },
     },
