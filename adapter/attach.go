@@ -89,6 +89,7 @@ func (s *server) sessionRequest(args AttachArgs) session.Request {
 		SuppliedDir:   s.cfg.SuppliedDir,
 		DebugpyLogDir: args.DebugpyLogDir,
 		SubProcess:    s.subProcess(args),
+		PathMappings:  !args.PathMappings,
 		RemoteDebug:   args.RemoteDebug,
 		Strategy:      args.Strategy,
 		Timeout:       args.Timeout,

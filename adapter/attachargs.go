@@ -33,6 +33,7 @@ type AttachArgs struct {
 	Strategy      inject.Strategy
 	SubProcess    *bool // debugpy's own argument, which the bootstrap must also know before debugpy starts
 	KeepDebugpy   bool  // accepted for old configurations; no effect (see keepDebugpyIgnored)
+	PathMappings  bool  // the editor gave debugpy's pathMappings itself
 	RemoteDebug   session.RemoteDebug
 }
 
@@ -91,6 +92,7 @@ func ParseAttachArgs(raw json.RawMessage) (AttachArgs, error) {
 			return a, badArgs(fmt.Sprintf("Invalid \"remoteDebug\": %v.", err), "Leave it out: pyattach uses CPython's own remote debugging where the target has it, and gdb elsewhere.")
 		}
 	}
+	_, a.PathMappings = fields["pathMappings"]
 	keep, err := boolField(fields, "keepDebugpy")
 	a.KeepDebugpy = keep != nil && *keep
 	return a, err

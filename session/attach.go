@@ -16,6 +16,7 @@ import (
 	"github.com/pyattach/pyattach/internal/childjoin"
 	"github.com/pyattach/pyattach/internal/inject"
 	"github.com/pyattach/pyattach/internal/netns"
+	"github.com/pyattach/pyattach/internal/pathmap"
 	"github.com/pyattach/pyattach/internal/procfs"
 )
 
@@ -35,6 +36,7 @@ type Request struct {
 	RemoteDebug   RemoteDebug     // "" or RemoteDebugAuto: CPython 3.14+ through PEP 768, others with gdb; RemoteDebugGDB: always gdb
 	DebugpyLogDir string          // where debugpy writes its logs; "" for none
 	SubProcess    *bool           // debugpy's subProcess setting, if the client chose one
+	PathMappings  bool            // derive debugpy's pathMappings from the target's mounts (the editor gave none)
 	Strategy      inject.Strategy // "" or Auto to let the injector choose
 	Timeout       time.Duration   // the whole attach; 0 for DefaultTimeout
 	Log           *slog.Logger
@@ -43,16 +45,17 @@ type Request struct {
 
 // Session is an attached target with debugpy ready for a DAP client.
 type Session struct {
-	Target  *Target // nil for a session that joined an existing debugpy (Connect)
-	Report  *bootstrap.Report
-	Inject  inject.Result
-	Elapsed time.Duration       // from Attach's start to debugpy's connection
-	conn    io.ReadWriteCloser  // DAP with debugpy's adapter
-	control *bootstrap.Listener // the bootstrap's channel, held open while the session lasts; nil after Connect
-	adapter *adapterSide        // debugpy's adapter, beside pyattach; nil after Connect or Join
-	joined  *childjoin.Ticket   // how a child's session joined its parent's adapter; nil for others
-	join    childJoin           // where this session's child sessions join it
-	log     *slog.Logger
+	Target   *Target // nil for a session that joined an existing debugpy (Connect)
+	Report   *bootstrap.Report
+	Inject   inject.Result
+	Elapsed  time.Duration       // from Attach's start to debugpy's connection
+	mappings []pathmap.Mapping   // debugpy's pathMappings, derived from the target's mounts; nil for none
+	conn     io.ReadWriteCloser  // DAP with debugpy's adapter
+	control  *bootstrap.Listener // the bootstrap's channel, held open while the session lasts; nil after Connect
+	adapter  *adapterSide        // debugpy's adapter, beside pyattach; nil after Connect or Join
+	joined   *childjoin.Ticket   // how a child's session joined its parent's adapter; nil for others
+	join     childJoin           // where this session's child sessions join it
+	log      *slog.Logger
 }
 
 // Attach runs one attach: pre-flight, injection, the bootstrap's report,
@@ -93,6 +96,9 @@ func Attach(ctx context.Context, req Request) (*Session, error) {
 	side.settle()
 	req.Log.Info("bootstrap ready", "debugpy", report.DebugpyVersion, "origin", report.DebugpyOrigin, "reused", report.Reused, "patches", report.Patches)
 	s := &Session{Target: target, Report: report, Inject: res, Elapsed: time.Since(start), conn: side.running().DAP(), control: control, adapter: side, log: req.Log}
+	if req.PathMappings {
+		s.mappings = pathMappings(req)
+	}
 	req.Log.Info("attached", "pid", req.PID, "elapsed", s.Elapsed, "strategy", res.Strategy, "paused", res.Paused)
 	return s, nil
 }

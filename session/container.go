@@ -11,6 +11,7 @@ import (
 	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/debugpydist"
 	"github.com/pyattach/pyattach/internal/netns"
+	"github.com/pyattach/pyattach/internal/pathmap"
 	"github.com/pyattach/pyattach/internal/procfs"
 	"github.com/pyattach/pyattach/internal/remoteexec"
 )
@@ -218,4 +219,29 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return debugpydist.WriteFile(dst, in, info.Mode()&0o111 != 0)
+}
+
+// pathMappings derives debugpy's pathMappings for a target in a container
+// from its mount table: each directory bound from this machine's file
+// system maps to its path here, so that breakpoints set on the files here
+// hit in the target and its frames open them (see package pathmap). Where
+// there are such mappings, a last one maps everything else to the target's
+// own file system as pyattach reads it (/proc/PID/root): files that exist
+// only in the image open from there. Each is narrated.
+func pathMappings(req Request) []pathmap.Mapping {
+	mappings, lines, err := pathmap.For(req.PID)
+	if err != nil {
+		req.Log.Warn("cannot derive path mappings from the target's mounts", "err", err)
+		return nil
+	}
+	if len(mappings) == 0 {
+		return nil
+	}
+	root := pathmap.Mapping{LocalRoot: pathmap.ThroughRoot(req.PID, "/"), RemoteRoot: "/"}
+	mappings = append(mappings, root)
+	lines = append(lines, root.Narration()+" (files that exist only in the target's file system)")
+	for _, l := range lines {
+		req.Progress("path mapping: " + l)
+	}
+	return mappings
 }

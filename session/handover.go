@@ -8,6 +8,7 @@ import (
 	"github.com/pyattach/pyattach/bridge"
 	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/dapio"
+	"github.com/pyattach/pyattach/internal/pathmap"
 )
 
 // OwnAttachKeys are the attach arguments pyattach consumes itself and does
@@ -51,6 +52,9 @@ func (s *Session) Handover(ctx context.Context, editor *dapio.Conn, initializeAr
 	_ = json.Unmarshal(f.Body, &caps)
 
 	body, err := StripAttach(attach.Body)
+	if err == nil && s.mappings != nil {
+		body, err = withPathMappings(body, s.mappings)
+	}
 	if err == nil {
 		err = b.Forward(dapio.Frame{Body: body, Env: attach.Env})
 	}
@@ -100,5 +104,26 @@ func StripAttach(body []byte) ([]byte, error) {
 		return nil, err
 	}
 	msg["arguments"] = raw
+	return json.Marshal(msg)
+}
+
+// withPathMappings adds debugpy's pathMappings to an attach request.
+func withPathMappings(body []byte, mappings []pathmap.Mapping) ([]byte, error) {
+	var msg map[string]json.RawMessage
+	if err := json.Unmarshal(body, &msg); err != nil {
+		return nil, err
+	}
+	var args map[string]json.RawMessage
+	if err := json.Unmarshal(msg["arguments"], &args); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(mappings)
+	if err != nil {
+		return nil, err
+	}
+	args["pathMappings"] = raw
+	if msg["arguments"], err = json.Marshal(args); err != nil {
+		return nil, err
+	}
 	return json.Marshal(msg)
 }

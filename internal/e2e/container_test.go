@@ -5,6 +5,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,9 +15,9 @@ import (
 
 	"github.com/google/go-dap"
 
-	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/daptest"
 	"github.com/pyattach/pyattach/internal/forkyroot"
+	"github.com/pyattach/pyattach/internal/testproc"
 	"github.com/pyattach/pyattach/internal/testtarget"
 )
 
@@ -272,25 +273,53 @@ func TestContainer(t *testing.T) {
 	}
 }
 
-// TestContainerOwnNetwork attaches to CPython 3.14 in a container with a
-// network of its own, whose loopback interface is not pyattach's: the
-// attach is refused at once, saying how to run pyattach in the container's
-// network namespace, and that way, it works.
+// TestContainerOwnNetwork attaches from the host to CPython 3.14 in a
+// container with a network of its own, whose loopback interface is not
+// pyattach's: pyattach opens the ports the target reports and connects to
+// in the target's network namespace, with no extra command, twice.
 func TestContainerOwnNetwork(t *testing.T) {
 	root := forkyRoot(t)
 	py := forky314(t, root, inContainerWithNetwork)
 	target, pid := startInRoot(t, py, inContainerWithNetwork, testtarget.Idle)
-	c := startSession(t)
-	resp := c.Attach(map[string]any{"processId": pid})
-	expectCode(t, resp, attacherr.OtherNetwork, "network namespace", "nsenter --target "+strconv.Itoa(pid)+" --net")
-	c.Close()
-	expectUnharmed(t, target)
+	recordInterpreter(py.Label + " (remote exec, PEP 768, own network)")
+	for round := 1; round <= 2; round++ {
+		c := startSession(t)
+		debugRoundWith(t, c, target, pid, nil)
+		expectOutput(t, c, "by remote exec (PEP 768)")
+	}
+}
 
-	recordInterpreter(py.Label + " (remote exec, PEP 768, pyattach under nsenter --net)")
-	c = daptest.StartAdapter(t, "nsenter", "--target", strconv.Itoa(pid), "--net", bin, "dap", "--log", filepath.Join(t.TempDir(), "pyattach.log"))
-	c.Initialize(daptest.DefaultInitializeArgs())
-	debugRoundWith(t, c, target, pid, nil)
-	expectOutput(t, c, "by remote exec (PEP 768)")
+// TestRootlessNetworkRefused: a process in a user namespace of its own
+// user with a network of its own (a rootless container's, made here with
+// `unshare --user --map-root-user --net`) may be traced by that user, but
+// its network may not be entered: pyattach run as that user refuses the
+// attach with 2012, which says what is missing, and `ps` and `doctor`
+// agree.
+func TestRootlessNetworkRefused(t *testing.T) {
+	cred := testproc.User(t, "pyattach-e2e-rootless")
+	py := debianPython(t)
+	py.Path, py.Label = "/usr/bin/unshare", "debian-rootless"
+	target := testtarget.Start(t, py, testtarget.Idle, testtarget.WithCredential(cred),
+		testtarget.WithArgs("--user", "--map-root-user", "--net", "/usr/bin/python3"))
+	public := filepath.Join(testproc.PublicDir(t), "pyattach")
+	if out, err := exec.Command("cp", bin, public).CombinedOutput(); err != nil {
+		t.Fatalf("copying pyattach where %s may run it: %v: %s", "its user", err, out)
+	}
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(public, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("debug", "--timeout", "20s", "--break", target.Script+":1", strconv.Itoa(target.PID))
+	if err == nil || !strings.Contains(out, "may not enter it") || !strings.Contains(out, "CAP_SYS_ADMIN") {
+		t.Fatalf("pyattach debug as the target's user: %v\n%s", err, out)
+	}
+	out, _ = run("doctor", strconv.Itoa(target.PID))
+	if !strings.Contains(out, "FAIL  network") || strings.Contains(out, "FAIL  permission") {
+		t.Errorf("pyattach doctor as the target's user: want the network check alone to fail:\n%s", out)
+	}
+	expectUnharmed(t, target)
 }
 
 // attachedIn returns how long the adapter says the attach took (from the

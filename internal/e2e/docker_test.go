@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/daptest"
 	"github.com/pyattach/pyattach/internal/debugpydist"
 	"github.com/pyattach/pyattach/internal/diag"
@@ -313,12 +312,19 @@ func envFlags(env []string) []string {
 // time from the attach request to the stop.
 func dockerRound(t *testing.T, c *daptest.Client, tg *dockerTarget, pid int) time.Duration {
 	t.Helper()
+	return dockerRoundAt(t, c, tg, pid, tg.script)
+}
+
+// dockerRoundAt is dockerRound with the script named script, as the
+// editor names it.
+func dockerRoundAt(t *testing.T, c *daptest.Client, tg *dockerTarget, pid int, script string) time.Duration {
+	t.Helper()
 	c.Initialize(daptest.DefaultInitializeArgs())
 	line := testtarget.Line(t, filepath.Join(tg.hostDir, testtarget.Idle), testtarget.MarkTick)
 	began := time.Now()
 	attach := c.Send("attach", map[string]any{"processId": pid})
 	c.ExpectEvent("initialized")
-	if bps := c.SetBreakpoints(tg.script, []int{line}); len(bps) != 1 || !bps[0].Verified {
+	if bps := c.SetBreakpoints(script, []int{line}); len(bps) != 1 || !bps[0].Verified {
 		t.Fatalf("breakpoint not verified: %+v", bps)
 	}
 	c.ConfigurationDone()
@@ -328,14 +334,14 @@ func dockerRound(t *testing.T, c *daptest.Client, tg *dockerTarget, pid int) tim
 	stopped := c.ExpectStopped()
 	took := time.Since(began)
 	top := c.StackTrace(stopped.ThreadId)[0]
-	if top.Name != "tick" || top.Line != line || top.Source == nil || top.Source.Path != tg.script {
-		t.Fatalf("top frame = %s at %+v:%d; want tick at %s:%d", top.Name, top.Source, top.Line, tg.script, line)
+	if top.Name != "tick" || top.Line != line || top.Source == nil || top.Source.Path != script {
+		t.Fatalf("top frame = %s at %+v:%d; want tick at %s:%d", top.Name, top.Source, top.Line, script, line)
 	}
 	i, _ := strconv.Atoi(localValue(t, c, top.Id, "i"))
 	if got := c.Evaluate("counter + i", top.Id, "repl").Result; got != strconv.Itoa(3*i) {
 		t.Errorf("evaluate counter + i = %s; want %d", got, 3*i)
 	}
-	c.SetBreakpoints(tg.script, nil)
+	c.SetBreakpoints(script, nil)
 	c.Continue(stopped.ThreadId)
 	c.Disconnect(false)
 	c.Close()
@@ -343,16 +349,20 @@ func dockerRound(t *testing.T, c *daptest.Client, tg *dockerTarget, pid int) tim
 }
 
 // TestDockerOwnNetwork attaches from the host to the containerised target
-// on docker's default bridge network: refused at once, today, with the
-// error that says how to run pyattach in its network namespace.
-// TODO(setns): when the session reaches the target's network namespace
-// itself, this becomes a full debug round with the host path mapped.
+// on docker's default bridge network, with no extra command: pyattach
+// enters the container's network namespace for its ports, and maps the
+// bound directory, so the breakpoint is set on the host's copy of the
+// script and the stopped frame opens it. Twice.
 func TestDockerOwnNetwork(t *testing.T) {
 	d := testdocker.Require(t)
 	tg := startDockerTarget(t, d, d.Image(t, testdocker.Bookworm), testdocker.RunOptions{})
-	c := startSession(t)
-	resp := c.Attach(map[string]any{"processId": tg.PID})
-	expectCode(t, resp, attacherr.OtherNetwork, "network namespace", "nsenter --target "+strconv.Itoa(tg.PID)+" --net")
-	c.Close()
-	tg.waitProgress(t, d)
+	recordInterpreter("bookworm-3.11 in docker (from the host, own network, gdb)")
+	hostScript := filepath.Join(tg.hostDir, testtarget.Idle)
+	for round := 1; round <= 2; round++ {
+		c := daptest.StartAdapter(t, bin, "dap", "--log", filepath.Join(t.TempDir(), "pyattach.log"))
+		took := dockerRoundAt(t, c, tg, tg.PID, hostScript)
+		expectOutput(t, c, "path mapping: "+appDir+" in the target is "+tg.hostDir+" here")
+		t.Logf("round %d: host attach to %s (host PID %d): %s; attach request to breakpoint stop in %s", round, tg.Name, tg.PID, attachedIn(c), took.Round(time.Millisecond))
+		tg.waitProgress(t, d)
+	}
 }

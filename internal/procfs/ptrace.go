@@ -41,9 +41,10 @@ const capSysPtrace = 19
 //
 // It replays the kernel's checks (kernel/ptrace.c, the capability and Yama
 // security modules) on what /proc shows. It judges permission only: the
-// caller refuses zombies by p.State. It assumes that the target lives in our
-// user namespace, where our CAP_SYS_PTRACE counts, and cannot see other
-// security modules (SELinux, AppArmor) or a PR_SET_PTRACER exception.
+// caller refuses zombies by p.State. A target in a user namespace below
+// ours that our user created (a rootless container's) may be traced as if
+// we had CAP_SYS_PTRACE, which we have there; other security modules
+// (SELinux, AppArmor) and a PR_SET_PTRACER exception cannot be seen.
 func CheckPtrace(p *Process) error {
 	target, st, err := read(p.PID)
 	if err != nil {
@@ -59,6 +60,7 @@ func CheckPtrace(p *Process) error {
 	facts := ptraceFacts{
 		pid:          p.PID,
 		capSysPtrace: self.hasCapSysPtrace(),
+		ownsUserNS:   ownsUserNamespace(p.PID, os.Geteuid()),
 		callerUID:    os.Getuid(),
 		callerGID:    os.Getgid(),
 		callerCaps:   self.capPrm,
@@ -137,6 +139,7 @@ type ptraceFacts struct {
 	yama                   bool // the Yama module is present
 	yamaScope              int
 	capSysPtrace           bool // we have CAP_SYS_PTRACE
+	ownsUserNS             bool // the target's user namespace is below ours and ours (see ownsUserNamespace)
 	callerUID, callerGID   int  // our real ids: PTRACE_ATTACH checks the real, not the effective, ids
 	callerCaps             uint64
 	targetUIDs, targetGIDs [3]int // real, effective, saved
@@ -166,7 +169,7 @@ func decidePtrace(f ptraceFacts) *PtraceDenied {
 		return &PtraceDenied{CauseYamaScope2,
 			"kernel.yama.ptrace_scope is 2: only a process with CAP_SYS_PTRACE may ptrace, and pyattach lacks it",
 			"run pyattach as root (sudo), or run `sudo sysctl kernel.yama.ptrace_scope=0`"}
-	case f.capSysPtrace:
+	case f.capSysPtrace, f.ownsUserNS:
 		return nil
 	}
 	if i := mismatch(f.targetUIDs, f.callerUID); i >= 0 {
