@@ -348,21 +348,35 @@ func dockerRoundAt(t *testing.T, c *daptest.Client, tg *dockerTarget, pid int, s
 	return took
 }
 
-// TestDockerOwnNetwork attaches from the host to the containerised target
-// on docker's default bridge network, with no extra command: pyattach
-// enters the container's network namespace for its ports, and maps the
-// bound directory, so the breakpoint is set on the host's copy of the
-// script and the stopped frame opens it. Twice.
+// TestDockerOwnNetwork attaches from the host to containerised targets on
+// docker's default bridge network, with no extra command: pyattach enters
+// the container's network namespace for its ports, and maps the bound
+// directory, so the breakpoint is set on the host's copy of the script and
+// the stopped frame opens it. Bookworm's 3.11 as root and as a user
+// without a name (gdb), forky's 3.14 (PEP 768); each twice.
 func TestDockerOwnNetwork(t *testing.T) {
 	d := testdocker.Require(t)
-	tg := startDockerTarget(t, d, d.Image(t, testdocker.Bookworm), testdocker.RunOptions{})
-	recordInterpreter("bookworm-3.11 in docker (from the host, own network, gdb)")
-	hostScript := filepath.Join(tg.hostDir, testtarget.Idle)
-	for round := 1; round <= 2; round++ {
-		c := daptest.StartAdapter(t, bin, "dap", "--log", filepath.Join(t.TempDir(), "pyattach.log"))
-		took := dockerRoundAt(t, c, tg, tg.PID, hostScript)
-		expectOutput(t, c, "path mapping: "+appDir+" in the target is "+tg.hostDir+" here")
-		t.Logf("round %d: host attach to %s (host PID %d): %s; attach request to breakpoint stop in %s", round, tg.Name, tg.PID, attachedIn(c), took.Round(time.Millisecond))
-		tg.waitProgress(t, d)
+	tests := []struct {
+		name, python, user, label, mechanism string
+		image                                func(testing.TB) string
+	}{
+		{"3.11 gdb", "python3", "", "bookworm-3.11 in docker (from the host, own network, gdb)", byTrampoline, bookworm(d)},
+		{"3.11 gdb nobody", "python3", "65534:65534", "bookworm-3.11 in docker as uid 65534 (from the host, own network, gdb)", byTrampoline, bookworm(d)},
+		{"3.14 PEP 768", "python3.14", "", "forky-3.14 in docker (from the host, own network, remote exec)", "by remote exec (PEP 768)", d.ForkyImage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := startDockerTargetWith(t, d, tt.image(t), tt.python, testdocker.RunOptions{User: tt.user})
+			recordInterpreter(tt.label)
+			hostScript := filepath.Join(tg.hostDir, testtarget.Idle)
+			for round := 1; round <= 2; round++ {
+				c := daptest.StartAdapter(t, bin, "dap", "--log", filepath.Join(t.TempDir(), "pyattach.log"))
+				took := dockerRoundAt(t, c, tg, tg.PID, hostScript)
+				expectOutput(t, c, "path mapping: "+appDir+" in the target is "+tg.hostDir+" here")
+				expectOutput(t, c, tt.mechanism)
+				t.Logf("round %d: host attach to %s (host PID %d): %s; attach request to breakpoint stop in %s", round, tg.Name, tg.PID, attachedIn(c), took.Round(time.Millisecond))
+				tg.waitProgress(t, d)
+			}
+		})
 	}
 }
