@@ -672,6 +672,9 @@ def connect(cfg, chan):
         debugpy.configure(subProcess=bool(cfg["sub_process"]))
     if chan.abandoned():
         raise Failure("abandoned", "pyattach gave up on this attach before debugpy was started")
+    if program_debugger_running():
+        raise Failure("debugpy-failed", "debugpy already runs in this process, started by the program itself "
+                      "(debugpy.listen() or debugpy.connect()); connect your editor to it instead")
     try:
         with no_startup_nap(), no_environment_survey(log_dir is not None), \
                 settrace_options(adapter["server_token"]):
@@ -692,6 +695,14 @@ def connect(cfg, chan):
         "patches": dict(PATCHES),
     })
     return report
+
+
+def program_debugger_running():
+    """Whether pydevd already runs here, started by the program: a second
+    start would take it over from under the program's own debugger (no
+    bootstrap started it: see start_debugpy)."""
+    pydevd = sys.modules.get("pydevd")
+    return pydevd is not None and pydevd.get_global_debugger() is not None
 
 
 def home_hex(path):

@@ -431,3 +431,26 @@ func waitForFile(t *testing.T, path string) {
 	}
 	t.Fatalf("%s did not appear", path)
 }
+
+// TestProgramsOwnDebugpyIsLeftAlone: a program that started debugpy
+// itself (debugpy.listen) is not taken over: the bootstrap refuses, saying
+// so, and starts nothing.
+func TestProgramsOwnDebugpyIsLeftAlone(t *testing.T) {
+	py := interpreterWithDebugpy(t)
+	p := startHost(t, py.Path)
+	own := filepath.Join(p.dir, "own-debugpy")
+	code := "import debugpy\ndebugpy.listen(('127.0.0.1', 0))\n"
+	if err := os.WriteFile(own, []byte(code), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(p.stdin, own)
+	if err := p.stdin.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitForFile(t, own+".ran")
+	_, err := p.attach(t, Config{})
+	var f *Failure
+	if !errors.As(err, &f) || f.Kind != "debugpy-failed" || !strings.Contains(f.Message, "started by the program itself") {
+		t.Fatalf("error = %v, want a debugpy-failed failure that says the program started debugpy", err)
+	}
+}
