@@ -195,12 +195,12 @@ func adapterPython(target *Target) (python, why string, err error) {
 	exe := target.Process.Exe
 	same, _ := sameRoot(target.Process.PID)
 	switch {
+	case strings.HasSuffix(exe, " (deleted)"):
+		why = "the target's program has been deleted or replaced since it started"
 	case !interpreterName.MatchString(filepath.Base(exe)):
 		why = fmt.Sprintf("the target's program %s is not a Python interpreter", exe)
 	case !same:
 		why = "the target has another root file system"
-	case strings.HasSuffix(exe, " (deleted)"):
-		why = "the target's interpreter has been deleted or replaced"
 	default:
 		return exe, "the target's own interpreter", nil
 	}
