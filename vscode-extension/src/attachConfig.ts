@@ -105,8 +105,26 @@ export function withDefaults(config: Configuration): Configuration {
 
 /** Reports whether a configuration names no process, so the user must pick one. */
 export function needsProcess(config: Configuration): boolean {
+  if (joinsSession(config)) {
+    return false;
+  }
   const pid = config.processId;
   return pid === undefined || pid === null || (typeof pid === 'string' && pid.trim() === '');
+}
+
+/**
+ * Whether the configuration joins a debug session instead of attaching to a
+ * process: a child process's session, which pyattach asks VS Code to start
+ * (startDebugging) with a ticket to its parent's session ("pyattachJoin"),
+ * or one joining a debugpy the program started listening itself ("connect").
+ * It names no process, and must not be asked for one.
+ */
+export function joinsSession(config: Configuration): boolean {
+  return isPresent(config.pyattachJoin) || isPresent(config.connect);
+}
+
+function isPresent(value: unknown): boolean {
+  return value !== undefined && value !== null;
 }
 
 /**
@@ -139,7 +157,8 @@ export function checkConfiguration(config: Configuration): Checked {
   if (config.request !== 'attach') {
     problems.push(`pyattach only attaches to running processes: "request" must be "attach", not ${show(config.request)}.`);
   }
-  const pid = needsProcess(config) ? 'The configuration has no "processId".' : parseProcessId(config.processId);
+  const joins = joinsSession(config);
+  const pid = joins ? undefined : needsProcess(config) ? 'The configuration has no "processId".' : parseProcessId(config.processId);
   if (typeof pid === 'string') {
     problems.push(pid);
   }
@@ -150,7 +169,10 @@ export function checkConfiguration(config: Configuration): Checked {
       problems.push(problem);
     }
   }
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, config: { ...config, processId: pid } };
+  if (problems.length > 0) {
+    return { ok: false, problems };
+  }
+  return { ok: true, config: joins ? { ...config } : { ...config, processId: pid } };
 }
 
 /** Renders a JSON value for an error message. */

@@ -127,3 +127,22 @@ describe('checkConfiguration', () => {
     assert.ok(checkConfiguration({ ...defaultConfiguration(), processId: '17' }).ok);
   });
 });
+
+describe('a child process\'s session', () => {
+  const child = {
+    type: 'pyattach', request: 'attach', name: 'Subprocess 4242', subProcessId: 4242,
+    pyattachJoin: { socket: '/run/user/1000/pyattach-join-1/join.sock', token: 'ab12' },
+  };
+  it('needs no process picked', () => {
+    assert.strictEqual(needsProcess(child), false);
+  });
+  it('passes the checks as it is, without a processId', () => {
+    const checked = checkConfiguration(child);
+    assert.deepStrictEqual(checked, { ok: true, config: child });
+  });
+  it('so does one that joins a listening debugpy', () => {
+    const joining = { type: 'pyattach', request: 'attach', connect: { host: '127.0.0.1', port: 5678 } };
+    assert.strictEqual(needsProcess(joining), false);
+    assert.deepStrictEqual(checkConfiguration(joining), { ok: true, config: joining });
+  });
+});
