@@ -201,6 +201,28 @@ def state():
     return sys.modules.setdefault(STATE_MODULE, fresh)
 
 
+HANDOFF_INTERVAL = 0.0002  # seconds: the switch interval while debugpy starts (quick_handoff)
+
+
+class quick_handoff:
+    """Shorten the interpreter's switch interval while debugpy starts.
+    Starting pydevd takes the GIL thousands of times, on this thread and
+    on pydevd's reader and writer, each time after a socket exchange with
+    the adapter; in a program whose threads run Python without pause, each
+    of those waits a switch interval (5 ms by default) or more for a busy
+    thread to let go: with four such threads, starting debugpy took 9 s
+    instead of 0.2. A 0.2 ms interval makes each wait that much shorter;
+    the program's threads switch more often, for that fraction of a
+    second. The program's own interval comes back afterwards."""
+
+    def __enter__(self):
+        self.interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self.interval, HANDOFF_INTERVAL))
+
+    def __exit__(self, *exc):
+        sys.setswitchinterval(self.interval)
+
+
 class quiet_pydevd:
     """Keep pydevd's import-time warnings (e.g. about frozen modules on 3.11+)
     out of the target's own stderr, which belongs to the program; the
@@ -229,7 +251,7 @@ def start_debugpy(cfg, chan):
             report["reused"] = True
             report["client_connected"] = client_connected()
         else:
-            with quiet_pydevd():
+            with quiet_pydevd(), quick_handoff():
                 report = connect(cfg, chan)
             continue_generations(st)
             st.report = dict(report)
