@@ -49,6 +49,12 @@ def serve_debuggees(servers, listener):
                 sock, _ = listener.accept()
             except OSError:
                 return
+            try:
+                # debugpy's messages are small and sent whole: waiting to
+                # coalesce them only delays each by a delayed ACK.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
             t = threading.Thread(target=servers.Connection, args=(sock,), name="pyattach-debuggee", daemon=True)
             t.start()
 
