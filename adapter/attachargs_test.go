@@ -3,11 +3,13 @@ package adapter
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/childjoin"
 	"github.com/pyattach/pyattach/internal/inject"
 	"github.com/pyattach/pyattach/session"
 )
@@ -26,7 +28,10 @@ func TestParseAttachArgs(t *testing.T) {
 		{raw: `{"processId": 5, "gdbPath": "/opt/gdb", "debugpyPath": "/d", "logFile": "/l", "debugpyLogDir": "/g",
 			"timeout": 2.5, "strategy": "pending-call", "subProcess": true, "justMyCode": false, "pathMappings": [], "keepDebugpy": true}`,
 			want: AttachArgs{PID: 5, GDBPath: "/opt/gdb", DebugpyPath: "/d", LogFile: "/l", DebugpyLogDir: "/g",
-				Timeout: 2500 * time.Millisecond, Strategy: inject.PendingCall, SubProcess: &yes, KeepDebugpy: true}},
+				Timeout: 2500 * time.Millisecond, Strategy: inject.PendingCall, SubProcess: &yes, KeepDebugpy: true, PathMappings: true}},
+		{raw: `{"pyattachJoin": {"socket": "/run/j/join.sock", "token": "t"}, "subProcessId": 9}`,
+			want: AttachArgs{Join: &childjoin.Ticket{Socket: "/run/j/join.sock", Token: "t"}, Strategy: inject.Auto}},
+		{raw: `{"pyattachJoin": {"socket": "join.sock", "token": "t"}}`, wantErr: `"pyattachJoin" must be`},
 		{raw: `{"connect": {"host": "127.0.0.1", "port": 5678}, "subProcessId": 9}`, want: AttachArgs{Connect: &Endpoint{"127.0.0.1", 5678}, Strategy: inject.Auto}},
 		{raw: `{"connect": {"host": "10.1.2.3", "port": 5678}}`, wantErr: "not this machine"},
 		{raw: `{"connect": {"port": 5678}}`, wantErr: `"connect" must be`},
@@ -70,19 +75,11 @@ func TestParseAttachArgs(t *testing.T) {
 	}
 }
 
-func sameArgs(a, b AttachArgs) bool {
-	if (a.SubProcess == nil) != (b.SubProcess == nil) || (a.SubProcess != nil && *a.SubProcess != *b.SubProcess) {
-		return false
-	}
-	if (a.Connect == nil) != (b.Connect == nil) || (a.Connect != nil && *a.Connect != *b.Connect) {
-		return false
-	}
-	a.SubProcess, b.SubProcess, a.Connect, b.Connect = nil, nil, nil, nil
-	return a == b
-}
+func sameArgs(a, b AttachArgs) bool { return reflect.DeepEqual(a, b) }
 
 // FuzzParseAttachArgs: any input yields either arguments with a positive
-// PID and a known strategy, or a BadArguments error — never a panic.
+// PID (or a session to join) and a known strategy, or a BadArguments
+// error — never a panic.
 func FuzzParseAttachArgs(f *testing.F) {
 	for _, seed := range []string{`{"processId": 1}`, `{"processId": "12", "timeout": 3}`, `{"strategy": "auto"}`, `[]`, `{"processId": {}}`} {
 		f.Add([]byte(seed))
@@ -96,7 +93,7 @@ func FuzzParseAttachArgs(f *testing.F) {
 			}
 			return
 		}
-		if (args.PID <= 0) == (args.Connect == nil) || args.Timeout < 0 {
+		if (args.PID <= 0) == (args.Connect == nil && args.Join == nil) || args.Timeout < 0 {
 			t.Fatalf("accepted %+v", args)
 		}
 		if _, err := inject.ParseStrategy(string(args.Strategy)); err != nil {

@@ -193,7 +193,7 @@ func TestPSAgreesWithDoctor(t *testing.T) {
 		attachable bool
 	}{
 		{"attachable", testtarget.Start(t, py, testtarget.Idle), supplied, true},
-		{"own network namespace", testtarget.Start(t, ownNet, testtarget.Idle), supplied, false},
+		{"own network namespace (pyattach enters it)", testtarget.Start(t, ownNet, testtarget.Idle), supplied, true},
 		{"no debugpy anywhere", testtarget.Start(t, py, testtarget.Idle, testtarget.WithArgs("-I", "-S")), t.TempDir(), false},
 		{"another user, copy out of reach", testtarget.Start(t, debian, testtarget.Idle, testtarget.WithArgs("-I", "-S"), testtarget.WithCredential(cred)), supplied, true},
 	}
