@@ -136,6 +136,7 @@ const (
 // seen through gdb's records, and what follows pyattach's own steps.
 var logPhases = []struct{ name, from, to string }{
 	{"· gdb starts, up to its first command", markGDBStarted, markGDBFirstCmd},
+	{"· gdb's settings and symbol files, up to -target-attach (the target runs on)", markGDBFirstCmd, markAttachSent},
 	{phaseGDBAttach, markAttachSent, markStopped},
 	{"· inferior calls and memory writes (target frozen)", markStopped, markDetachSent},
 	{"· -target-detach", markDetachSent, markDetached},

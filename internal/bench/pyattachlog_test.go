@@ -81,6 +81,7 @@ func TestReadLogSteps(t *testing.T) {
 		{"waiting for the bootstrap to start debugpy", 456, 418},
 		{reportedPaused, 401, 35},
 		{"· gdb starts, up to its first command", 11, 80},
+		{"· gdb's settings and symbol files, up to -target-attach (the target runs on)", 91, 7},
 		{phaseGDBAttach, 98, 303},
 		{"· inferior calls and memory writes (target frozen)", 401, 25},
 		{"· -target-detach", 426, 10},
