@@ -233,7 +233,8 @@ func (s summary) comparisonRows() []row {
 		row{what: "Processes running besides the target once attached, and how many are in its tree (pyattach: itself and debugpy's adapter, its child; debugpy --pid: debugpy's adapter, which the target spawns and which leaves its tree)",
 			pyattach: fmtProcs(pa), debugpy: fmtProcs(dp), ratio: "—", target: "—", met: "—"},
 		row{what: "Attach latency, target without debugpy (pyattach: its supplied copy; debugpy: its CLI's own copy)",
-			pyattach: fmtMS(median(np.latency)), debugpy: fmtMS(median(nd.latency)), ratio: fmtRatio(ratio(median(np.latency), median(nd.latency))),
+			whatAlone: "Attach latency, target without debugpy (pyattach supplies its copy)",
+			pyattach:  fmtMS(median(np.latency)), debugpy: fmtMS(median(nd.latency)), ratio: fmtRatio(ratio(median(np.latency), median(nd.latency))),
 			target: "report", met: "—"},
 	)
 	return rows
@@ -383,6 +384,7 @@ func (s summary) writeSteps(w io.Writer) {
 	start := func(n string) float64 { return median(append(slices.Clone(pa.stepStart[n]), np.stepStart[n]...)) }
 	depth := func(n string) int { return strings.Count(n, "·") }
 	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(start(a), start(b)), cmp.Compare(depth(a), depth(b))) })
+	names = groupParts(names)
 	fmt.Fprintf(w, "\nWhere pyattach's attach latency goes, from its `--log` (medians in ms; · marks parts of the step above; the log's clock has 1 ms resolution; "+
 		"steps that run at the same time, as debugpy's adapter starting while gdb injects, overlap, so their shares add up to more than 100%%):\n\n")
 	fmt.Fprintf(w, "| Step | Starts at | Takes | Share | Starts at (no debugpy) | Takes (no debugpy) | Share |\n|---|--:|--:|--:|--:|--:|--:|\n")
@@ -402,6 +404,29 @@ func (s summary) writeSteps(w io.Writer) {
 // writeFailures lists the failed rounds, each error in short (the JSON
 // has them whole); without a baseline, debugpy --pid's are summed up at
 // the top instead.
+// groupParts puts the parts of each step right under it, in the order
+// they come in names (steps that overlap, or whose starts the log's
+// clock cannot tell apart, could otherwise put a part above its step).
+// Parts whose step is missing keep their place.
+func groupParts(names []string) []string {
+	placed := func(n string) bool {
+		return slices.ContainsFunc(names, func(whole string) bool { return isPartOf(n, whole) })
+	}
+	var grouped []string
+	for _, n := range names {
+		if placed(n) {
+			continue
+		}
+		grouped = append(grouped, n)
+		for _, part := range names {
+			if isPartOf(part, n) {
+				grouped = append(grouped, part)
+			}
+		}
+	}
+	return grouped
+}
+
 func (s summary) writeFailures(w io.Writer, baselineDown bool) {
 	var lines []string
 	for _, phase := range []map[string]*caseSummary{s.attach, s.session} {
