@@ -38,6 +38,8 @@ type result struct {
 	Case         string               `json:"case"`
 	Round        int                  `json:"round"`
 	Error        string               `json:"error,omitempty"`
+	TargetKilled bool                 `json:"target_killed"`         // the target exited during the round, before the benchmark ended it
+	TargetExit   string               `json:"target_exit,omitempty"` // how it exited then
 	LatencyMS    float64              `json:"latency_ms"`
 	PauseMS      float64              `json:"pause_ms"`    // longest heartbeat gap from the attach's start to the stopped event
 	LongGaps     []longGapAt          `json:"long_gaps"`   // every gap of the attach of longGap or more
@@ -103,7 +105,7 @@ func (b *bench) run(ctx context.Context, phase string, rounds int, cases []attac
 			results = append(results, r)
 			line += " " + r.oneLine(c.id)
 			if r.Error != "" && ctx.Err() == nil {
-				b.progress("%s round %d, %s failed: %s", phase, round, c.id, r.Error)
+				b.progress("%s round %d, %s failed: %s", phase, round, c.id, briefError(r.Error))
 			}
 		}
 		b.progress("%s", line)
@@ -112,7 +114,9 @@ func (b *bench) run(ctx context.Context, phase string, rounds int, cases []attac
 }
 
 // round attaches c to a fresh target and measures; every process it
-// started is gone when it returns.
+// started is gone when it returns. Whether the target survived is checked
+// after every round, successful or not: an attach that fails may take its
+// target down with it.
 func (b *bench) round(ctx context.Context, phase string, c attachCase, round int) result {
 	r := result{Phase: phase, Case: c.id, Round: round}
 	ctx, cancel := context.WithTimeoutCause(ctx, b.roundTimeout(phase), errRoundTimeout)
@@ -123,21 +127,26 @@ func (b *bench) round(ctx context.Context, phase string, c attachCase, round int
 			r.Error = err.Error()
 		}
 	}()
-	if err := b.measure(ctx, phase, c, tag, &r); err != nil {
-		r.Error = err.Error()
-	}
-	return r
-}
-
-func (b *bench) measure(ctx context.Context, phase string, c attachCase, tag string, r *result) error {
-	dir := filepath.Join(b.work, phase, fmt.Sprint(r.Round), c.id)
+	dir := filepath.Join(b.work, phase, fmt.Sprint(round), c.id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		r.Error = err.Error()
+		return r
 	}
 	t, err := b.startTarget(ctx, c.python, dir, tag)
 	if err != nil {
-		return err
+		r.Error = err.Error()
+		return r
 	}
+	err = b.measure(ctx, phase, c, t, dir, tag, &r)
+	grace := time.Duration(0)
+	if err != nil {
+		r.Error, grace = err.Error(), deathGrace
+	}
+	r.TargetKilled, r.TargetExit = t.died(grace)
+	return r
+}
+
+func (b *bench) measure(ctx context.Context, phase string, c attachCase, t *target, dir, tag string, r *result) error {
 	s, err := c.tool.attach(ctx, b, t, dir, tag)
 	if s != nil {
 		defer s.close()

@@ -2,6 +2,8 @@
 // (`python -m debugpy --listen HOST:PORT --pid PID`, what VS Code runs) on
 // the same machine, interpreter, debugpy and target, and prints a Markdown
 // table of medians and ratios with the project's performance targets.
+// pyattach's attach starts debugpy's adapter as its own child while gdb
+// injects; the steps table shows the two overlapping.
 //
 //	go run ./internal/bench [-rounds 10] [-sessions 2] [-python PY] [-pyattach BIN] [-json FILE] [-overhead-only]
 //
@@ -22,8 +24,10 @@
 // port, the throughput of a large variables response, and pyattach's peak
 // RSS. pyattach runs without --log there. The direct session first sends a
 // few requests to debugpy as it comes (each waits ~40 ms for a delayed
-// ACK), then gets the two TCP settings pyattach's own session has, so
-// that what remains is the bridge's cost.
+// ACK), then gets what pyattach's own session has (TCP_NODELAY in pydevd;
+// no delayed ACK on the client's side, as there is none on the pipes
+// between pyattach and its adapter), so that what remains is the bridge's
+// cost.
 //
 // The overhead phase measures what a session costs the program, per
 // interpreter (every pyenv CPython 3.8+ and /usr/bin/python3, or
@@ -33,6 +37,15 @@
 // (work per CPU second) relative to its twin's before the attach, while
 // attached and after the detach. -overhead-only runs this phase alone,
 // -overhead=false skips it.
+//
+// After every round the benchmark checks whether the target is still
+// alive (result.TargetKilled, in the JSON too): an attach that fails may
+// take its target down. Where debugpy --pid fails every round (on Intel
+// CPUs with AMX, gdb 13 cannot make the inferior calls it relies on, and
+// its targets die), the report says so up front and gives, instead of
+// ratios, its failures and the targets it killed, with pyattach's figures
+// on their own; elsewhere it compares as above. The progress output says
+// which of the two the report is.
 //
 // Every process the benchmark starts carries an environment tag, which its
 // own children inherit; each round ends by killing, by PID, every process

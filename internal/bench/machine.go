@@ -16,6 +16,7 @@ import (
 type machine struct {
 	CPUs            int    `json:"cpus"`
 	CPUModel        string `json:"cpu_model"`
+	AMX             bool   `json:"amx"` // the CPU has AMX (amx_tile), where gdb 13 cannot make inferior calls
 	Kernel          string `json:"kernel"`
 	OS              string `json:"os"`
 	LoadAverage     string `json:"load_average"` // at the start of the run
@@ -31,6 +32,7 @@ func describeMachine(ctx context.Context, cfg config) machine {
 	m := machine{
 		CPUs:        runtime.NumCPU(),
 		CPUModel:    cpuModel(),
+		AMX:         cpuHasFlag("amx_tile"),
 		OS:          osName(),
 		LoadAverage: firstLine(readFile("/proc/loadavg")),
 		PythonEnv:   pythonEnv(),
@@ -54,6 +56,16 @@ func cpuModel() string {
 		}
 	}
 	return "unknown"
+}
+
+// cpuHasFlag reports whether /proc/cpuinfo lists flag among the CPU's flags.
+func cpuHasFlag(flag string) bool {
+	for line := range strings.SplitSeq(readFile("/proc/cpuinfo"), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "flags" {
+			return slices.Contains(strings.Fields(v), flag)
+		}
+	}
+	return false
 }
 
 func osName() string {

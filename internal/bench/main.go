@@ -104,7 +104,11 @@ func run(cfg config) error {
 			return err
 		}
 	}
-	writeReport(os.Stdout, m, summarize(results, cases), overhead, cfg.overheadWindow, commandLine())
+	s := summarize(results, cases)
+	if len(cases) > 0 {
+		b.progress("report: %s", s.branch())
+	}
+	writeReport(os.Stdout, m, s, overhead, cfg.overheadWindow, commandLine())
 	if interrupted != nil {
 		return fmt.Errorf("interrupted: %w", interrupted)
 	}

@@ -54,11 +54,12 @@ func (s *session) roundTrips(ctx context.Context, n int) (map[string][]time.Dura
 // no_delay).
 const noDelay = `__import__("pydevd").get_global_debugger().writer.sock.setsockopt(__import__("socket").IPPROTO_TCP, __import__("socket").TCP_NODELAY, 1)`
 
-// tuneLikePyattach gives a session straight to debugpy the two changes
-// pyattach makes to its own: pydevd's connection to the adapter sends at
-// once (evaluated in the target, as pyattach's bootstrap does), and the
-// client acknowledges what it reads at once (package quickack). Without
-// them every message waits some 40 ms for a delayed acknowledgement.
+// tuneLikePyattach gives a session straight to debugpy what pyattach's
+// own has: pydevd's connection to the adapter sends at once (evaluated in
+// the target, as pyattach's bootstrap does), and the client acknowledges
+// what it reads at once (package quickack), as the pipes between pyattach
+// and its adapter need no acknowledgement. Without them every message
+// waits some 40 ms for a delayed acknowledgement.
 func (s *session) tuneLikePyattach(ctx context.Context) error {
 	frame, err := s.frameID(ctx, "hit")
 	if err != nil {

@@ -296,7 +296,7 @@ func writeOverhead(w io.Writer, results []overheadResult, window time.Duration) 
 	for _, r := range results {
 		name := fmt.Sprintf("%s (%s)", r.Python, cmp.Or(r.Debugpy, "supplied"))
 		if r.Error != "" {
-			fmt.Fprintf(w, "| %s | failed: %s | | | | |\n", name, strings.ReplaceAll(r.Error, "|", "/"))
+			fmt.Fprintf(w, "| %s | failed: %s | | | | |\n", name, tableCell(r.Error))
 			continue
 		}
 		target, met := fmt.Sprintf("after ≥ %.2f", targetAfterDetach), r.After >= targetAfterDetach && len(r.Left) == 0

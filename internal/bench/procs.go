@@ -14,14 +14,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pyattach/pyattach/internal/adapterproc"
 	"github.com/pyattach/pyattach/internal/procfs"
 )
 
 // markerVar is set in the environment of every process the benchmark
 // starts, to a tag naming the run, the round and the tool. Environments are
-// inherited, so the tag also marks what those processes start: gdb, and
-// debugpy's adapter, which daemonizes and so leaves the target's process
-// tree. The tag is how the benchmark finds, attributes and ends every
+// inherited, so the tag also marks what those processes start: gdb, the
+// debugpy adapter pyattach starts beside itself, and the one debugpy --pid
+// has the target spawn, which daemonizes and so leaves the target's
+// process tree. The tag is how the benchmark finds, attributes and ends every
 // process of a round without touching anyone else's (other jobs on the
 // machine run debugpy too).
 const markerVar = "PYATTACH_BENCH_TAG"
@@ -34,11 +36,21 @@ type proc struct {
 	Cmdline string `json:"cmdline"`
 }
 
-// kind names what a marked process is, for the report.
+// Kinds of the processes the report names.
+const (
+	kindPyattachAdapter = "pyattach's debugpy adapter" // pyattach's child, beside it
+	kindDebugpyAdapter  = "debugpy adapter"            // spawned by the target's debugpy.listen()
+)
+
+// kind names what a marked process is, for the report. The adapter
+// pyattach starts runs `python -I -c LAUNCHER`, whose text mentions
+// debugpy's other entry points: it is told by adapterproc.Marker first.
 func (p proc) kind() string {
 	switch {
+	case strings.Contains(p.Cmdline, adapterproc.Marker):
+		return kindPyattachAdapter
 	case strings.Contains(p.Cmdline, "debugpy/adapter"):
-		return "debugpy adapter"
+		return kindDebugpyAdapter
 	case strings.Contains(p.Cmdline, "-m debugpy") && strings.Contains(p.Cmdline, "--pid"):
 		return "debugpy CLI"
 	case strings.Contains(p.Cmdline, "gdb"):

@@ -95,7 +95,7 @@ var logMarks = []struct {
 	}},
 	{markDetached, func(r logRecord) bool { return r.msg == "detached" }},
 	{markInjected, func(r logRecord) bool {
-		return r.msg == "step" && strings.HasPrefix(r.attrs["step"], "injecting")
+		return r.msg == "step" && strings.HasPrefix(r.attrs["step"], stepInjecting)
 	}},
 	{markAdapter, func(r logRecord) bool { return r.msg == "starting debugpy's adapter" }},
 	{markAdapterUp, func(r logRecord) bool { return r.msg == "debugpy's adapter is ready" }},
@@ -103,7 +103,7 @@ var logMarks = []struct {
 		return r.msg == "dap out" && r.attrs["stream"] == "editor" && strings.Contains(r.attrs["body"], "pyattach: starting debugpy")
 	}},
 	{markReported, func(r logRecord) bool {
-		return r.msg == "step" && strings.HasPrefix(r.attrs["step"], "waiting for the bootstrap")
+		return r.msg == "step" && strings.HasPrefix(r.attrs["step"], stepWaiting)
 	}},
 	{markAttached, func(r logRecord) bool { return r.msg == "attached" }},
 	{markInitialized, func(r logRecord) bool { return fromDebugpy(r, "event", "initialized") }},
@@ -132,21 +132,41 @@ const (
 	reportedPaused = "pause pyattach reports (its log's \"paused\": gdb's *stopped until detached)"
 )
 
+// Where the parts of pyattach's steps go: the beginnings of the steps'
+// names in its log.
+const (
+	stepInjecting = "injecting"
+	stepWaiting   = "waiting for the bootstrap"
+)
+
 // logPhases are the parts of the attach between two marks: the injection
-// seen through gdb's records, and what follows pyattach's own steps.
-var logPhases = []struct{ name, from, to string }{
-	{"· gdb starts, up to its first command", markGDBStarted, markGDBFirstCmd},
-	{phaseGDBAttach, markAttachSent, markStopped},
-	{"· inferior calls and memory writes (target frozen)", markStopped, markDetachSent},
-	{"· -target-detach", markDetachSent, markDetached},
-	{"· gdb exits", markDetached, markInjected},
-	{phaseFrozen, markAttachSent, markDetached},
-	{"debugpy's adapter starts beside pyattach (while gdb injects)", markAdapter, markAdapterUp},
-	{"· the bootstrap's thread runs, imports debugpy, asks pyattach where to connect", markInjected, markListening},
-	{"· debugpy.connect(): pydevd starts and connects out to the adapter", markListening, markReported},
-	{"debugpy answers initialize and attach with initialized", markAttached, markInitialized},
-	{"setBreakpoints, configurationDone, until debugpy answers attach", markInitialized, markAttachResp},
-	{"debugpy's attach response until its stopped event", markAttachResp, markStoppedEv},
+// seen through gdb's records, and what follows pyattach's own steps. A
+// phase marked · is a part of the step whose name begins with partOf.
+var logPhases = []struct{ name, from, to, partOf string }{
+	{"· gdb starts, up to its first command", markGDBStarted, markGDBFirstCmd, stepInjecting},
+	{"· gdb's settings and symbol files, up to -target-attach (the target runs on)", markGDBFirstCmd, markAttachSent, stepInjecting},
+	{phaseGDBAttach, markAttachSent, markStopped, stepInjecting},
+	{"· inferior calls and memory writes (target frozen)", markStopped, markDetachSent, stepInjecting},
+	{"· -target-detach", markDetachSent, markDetached, stepInjecting},
+	{"· gdb exits", markDetached, markInjected, stepInjecting},
+	{phaseFrozen, markAttachSent, markDetached, ""},
+	{"debugpy's adapter starts beside pyattach (while gdb injects)", markAdapter, markAdapterUp, ""},
+	{"· the bootstrap's thread runs, imports debugpy, asks pyattach where to connect", markInjected, markListening, stepWaiting},
+	{"· debugpy.connect(): pydevd starts and connects out to the adapter", markListening, markReported, stepWaiting},
+	{"debugpy answers initialize and attach with initialized", markAttached, markInitialized, ""},
+	{"setBreakpoints, configurationDone, until debugpy answers attach", markInitialized, markAttachResp, ""},
+	{"debugpy's attach response until its stopped event", markAttachResp, markStoppedEv, ""},
+}
+
+// isPartOf reports whether the step called part is one of the parts of
+// the step called whole.
+func isPartOf(part, whole string) bool {
+	for _, p := range logPhases {
+		if p.name == part && p.partOf != "" {
+			return strings.HasPrefix(whole, p.partOf)
+		}
+	}
+	return false
 }
 
 // readLogSteps reads the attach's timings from pyattach's --log: each

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -81,6 +82,7 @@ func TestReadLogSteps(t *testing.T) {
 		{"waiting for the bootstrap to start debugpy", 456, 418},
 		{reportedPaused, 401, 35},
 		{"· gdb starts, up to its first command", 11, 80},
+		{"· gdb's settings and symbol files, up to -target-attach (the target runs on)", 91, 7},
 		{phaseGDBAttach, 98, 303},
 		{"· inferior calls and memory writes (target frozen)", 401, 25},
 		{"· -target-detach", 426, 10},
@@ -105,5 +107,28 @@ func TestReadLogSteps(t *testing.T) {
 	}
 	if len(steps) != len(tests) {
 		t.Errorf("%d steps, want %d", len(steps), len(tests))
+	}
+}
+
+// TestGroupParts: a part whose median start the log's clock puts before
+// its step's still comes right under it; a part whose step is missing
+// keeps its place.
+func TestGroupParts(t *testing.T) {
+	const (
+		adapter  = "debugpy's adapter starts beside pyattach (while gdb injects)"
+		inject   = "injecting the bootstrap with gdb"
+		gdbStart = "· gdb starts, up to its first command"
+		thread   = "· the bootstrap's thread runs, imports debugpy, asks pyattach where to connect"
+		waiting  = "waiting for the bootstrap to start debugpy"
+		connect  = "· debugpy.connect(): pydevd starts and connects out to the adapter"
+	)
+	got := groupParts([]string{"checking process N", adapter, inject, gdbStart, thread, waiting, connect})
+	want := []string{"checking process N", adapter, inject, gdbStart, waiting, thread, connect}
+	if !slices.Equal(got, want) {
+		t.Errorf("groupParts = %q\nwant %q", got, want)
+	}
+	alone := []string{gdbStart, thread}
+	if got := groupParts(alone); !slices.Equal(got, alone) {
+		t.Errorf("groupParts without their steps = %q, want %q", got, alone)
 	}
 }

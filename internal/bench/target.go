@@ -31,6 +31,7 @@ type target struct {
 	heartbeat string // the heartbeat file
 	stderr    string // the target's stderr, for diagnostics
 	exited    <-chan struct{}
+	cmd       *exec.Cmd // its ProcessState, once exited is closed
 }
 
 // breakLine is the line number of the breakpoint in target.py.
@@ -59,7 +60,7 @@ func (b *bench) startTarget(ctx context.Context, python, dir, tag string) (*targ
 	if t.exited, err = b.reaper.start(cmd, tag); err != nil {
 		return nil, fmt.Errorf("starting the target: %w", err)
 	}
-	t.pid = cmd.Process.Pid
+	t.pid, t.cmd = cmd.Process.Pid, cmd
 	const warmBeats = 500
 	for {
 		hb, err := readHeartbeat(t.heartbeat)
@@ -76,6 +77,24 @@ func (b *bench) startTarget(ctx context.Context, python, dir, tag string) (*targ
 			return nil, context.Cause(ctx)
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+}
+
+// deathGrace is how long a target whose attach failed is given to die of
+// it: debugpy's CLI exits as soon as gdb reports the failure, and the
+// target, left with a broken thread, dies a moment later.
+const deathGrace = time.Second
+
+// died reports whether the target has exited, waiting up to grace for it
+// to, and how it ended ("exit status 1", "signal: segmentation fault").
+// The benchmark ends every target itself after its round, so a target that
+// exited before was killed by the attach.
+func (t *target) died(grace time.Duration) (bool, string) {
+	select {
+	case <-t.exited:
+		return true, t.cmd.ProcessState.String()
+	case <-time.After(grace):
+		return false, ""
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -163,7 +165,7 @@ func (d debugpyTool) attach(ctx context.Context, b *bench, t *target, dir, tag s
 	}()
 	conn, err := dialPolling(ctx, addr, exited, cmd)
 	if err != nil {
-		return nil, fmt.Errorf("%w; debugpy said: %s", err, tail(out.Name()))
+		return nil, fmt.Errorf("%w%s; debugpy said: %s", err, gdbSaid(out.Name()), tail(out.Name()))
 	}
 	s.mark("connected", time.Now())
 	s.direct = &ackSwitch{Conn: conn}
@@ -187,9 +189,30 @@ func (d debugpyTool) attach(ctx context.Context, b *bench, t *target, dir, tag s
 	return s, err
 }
 
+// gdbError matches the lines in which gdb reports why a command failed
+// ("Couldn't write extended state status: Bad address.", "ptrace:
+// Operation not permitted."). debugpy's CLI passes gdb's output through,
+// early in its own; its traceback, which follows, says only that gdb failed.
+var gdbError = regexp.MustCompile(`(?m)^(?:Couldn't|Cannot|Could not|Unable to|ptrace:) .*$`)
+
+// gdbSaid is "; gdb said: " and the first of gdb's error lines in the
+// CLI's output, or "" if it has none.
+func gdbSaid(cliOutput string) string {
+	data, err := os.ReadFile(cliOutput)
+	if err != nil {
+		return ""
+	}
+	first := gdbError.Find(data)
+	if first == nil {
+		return ""
+	}
+	return "; gdb said: " + string(bytes.TrimSpace(first))
+}
+
 // ackSwitch reads a connection with delayed acknowledgements, as editors'
 // sockets do, until atOnce is set; from then on it acknowledges at once,
-// as pyattach does on its own connection to debugpy's adapter.
+// so that no acknowledgement timer waits there either, as none does on
+// pyattach's own link to debugpy's adapter (pipes).
 type ackSwitch struct {
 	net.Conn
 	atOnce atomic.Bool
