@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -8,19 +9,67 @@ import (
 )
 
 // WriteTable writes processes as the aligned table of `pyattach ps`:
-// PID, USER, PYTHON, ATTACH ("yes", or "no: " and a short reason) and
-// COMMAND.
+// PID, USER, PYTHON, ATTACH ("yes", or "no: " and a short reason), ROLE
+// and COMMAND. Each process's Python descendants follow it, their
+// commands indented one step per generation.
 func WriteTable(w io.Writer, procs []Process) error {
 	if len(procs) == 0 {
 		_, err := fmt.Fprintln(w, "No Python processes found (`pyattach ps --all` includes other users' processes).")
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PID\tUSER\tPYTHON\tATTACH\tCOMMAND")
-	for _, p := range procs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", p.PID, p.User, pythonColumn(p), attachColumn(p), oneLine(p.CommandLine))
+	fmt.Fprintln(tw, "PID\tUSER\tPYTHON\tATTACH\tROLE\tCOMMAND")
+	for _, row := range treeOrder(procs) {
+		p := row.Process
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s%s\n", p.PID, p.User, pythonColumn(p), attachColumn(p), roleColumn(p),
+			strings.Repeat("  ", row.depth), oneLine(p.CommandLine))
 	}
 	return tw.Flush()
+}
+
+// treeRow is a process with its depth below the first listed ancestor.
+type treeRow struct {
+	Process
+	depth int
+}
+
+// treeOrder lists the processes that have no listed Python parent by PID,
+// each followed by its descendants, depth first.
+func treeOrder(procs []Process) []treeRow {
+	listed := map[int]bool{}
+	kids := map[int][]Process{}
+	for _, p := range procs {
+		listed[p.PID] = true
+	}
+	var roots []Process
+	for _, p := range procs {
+		if listed[p.PythonParent] && p.PythonParent != p.PID {
+			kids[p.PythonParent] = append(kids[p.PythonParent], p)
+		} else {
+			roots = append(roots, p)
+		}
+	}
+	var rows []treeRow
+	var add func(p Process, depth int)
+	add = func(p Process, depth int) {
+		rows = append(rows, treeRow{p, depth})
+		for _, k := range kids[p.PID] {
+			add(k, depth+1)
+		}
+	}
+	for _, r := range roots {
+		add(r, 0)
+	}
+	return rows
+}
+
+// roleColumn says "master of N" for a process with Python descendants, and
+// its role otherwise.
+func roleColumn(p Process) string {
+	if p.PythonDescendants > 0 {
+		return fmt.Sprintf("%s of %d", cmp.Or(p.Role, "parent"), p.PythonDescendants)
+	}
+	return cmp.Or(p.Role, "-")
 }
 
 // pythonColumn shows the version, with the implementation when it is not CPython.

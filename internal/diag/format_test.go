@@ -20,12 +20,27 @@ func TestWriteTable(t *testing.T) {
 			{PID: 7, User: "root", Implementation: "CPython", Version: "3.7.16", Short: "CPython 3.7.16", CommandLine: "python3.7 old.py"},
 			{PID: 99999, User: "1001", Implementation: "PyPy", Version: "3.9", Short: "PyPy", CommandLine: "pypy3 x.py"},
 			{PID: 8, User: "bob", Short: "other user", CommandLine: "python3 y.py"},
-		}, `PID    USER   PYTHON    ATTACH               COMMAND
-42     alice  3.11.7    yes                  python3 app.py --port 8080
-1234   alice  3.12.1    yes, debugpy loaded  python3 -c import x x.run()
-7      root   3.7.16    no: CPython 3.7.16   python3.7 old.py
-99999  1001   PyPy 3.9  no: PyPy             pypy3 x.py
-8      bob    ?         no: other user       python3 y.py
+		}, `PID    USER   PYTHON    ATTACH               ROLE  COMMAND
+42     alice  3.11.7    yes                  -     python3 app.py --port 8080
+1234   alice  3.12.1    yes, debugpy loaded  -     python3 -c import x x.run()
+7      root   3.7.16    no: CPython 3.7.16   -     python3.7 old.py
+99999  1001   PyPy 3.9  no: PyPy             -     pypy3 x.py
+8      bob    ?         no: other user       -     python3 y.py
+`},
+		{"tree", []Process{
+			{PID: 10, User: "alice", Version: "3.12.1", Attachable: true, Role: "master", PythonDescendants: 3, CommandLine: "gunicorn app:app"},
+			{PID: 11, User: "alice", Version: "3.12.1", Attachable: true, Role: "worker", PythonParent: 10, CommandLine: "gunicorn app:app"},
+			{PID: 12, User: "alice", Version: "3.12.1", Attachable: true, Role: "master", PythonParent: 10, PythonDescendants: 1, CommandLine: "gunicorn app:app"},
+			{PID: 13, User: "alice", Version: "3.12.1", Attachable: true, Role: "worker", PythonParent: 12, CommandLine: "gunicorn app:app"},
+			{PID: 14, User: "alice", Version: "3.12.1", Attachable: true, Role: "worker", PythonParent: 10, CommandLine: "gunicorn app:app"},
+			{PID: 20, User: "alice", Version: "3.11.7", Attachable: true, CommandLine: "python3 other.py"},
+		}, `PID  USER   PYTHON  ATTACH  ROLE         COMMAND
+10   alice  3.12.1  yes     master of 3  gunicorn app:app
+11   alice  3.12.1  yes     worker         gunicorn app:app
+12   alice  3.12.1  yes     master of 1    gunicorn app:app
+13   alice  3.12.1  yes     worker           gunicorn app:app
+14   alice  3.12.1  yes     worker         gunicorn app:app
+20   alice  3.11.7  yes     -            python3 other.py
 `},
 	}
 	for _, tt := range tests {
