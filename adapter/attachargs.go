@@ -31,6 +31,12 @@ type AttachArgs struct {
 	SubProcess    *bool // debugpy's own argument, which the bootstrap must also know before debugpy starts
 	KeepDebugpy   bool  // leave debugpy running after the session (faster re-attach; it keeps listening)
 	RemoteDebug   session.RemoteDebug
+	// ProcessTree: also debug every Python descendant of PID, each in a
+	// child session the editor starts (adapter/tree.go).
+	ProcessTree bool
+	// TreeLink names the link to the parent session of a process tree,
+	// for a child session the parent asked for: it ends with the parent.
+	TreeLink string
 }
 
 // Endpoint is where a debugpy listens.
@@ -84,9 +90,20 @@ func ParseAttachArgs(raw json.RawMessage) (AttachArgs, error) {
 			return a, badArgs(fmt.Sprintf("Invalid \"remoteDebug\": %v.", err), "Leave it out: pyattach uses CPython's own remote debugging where the target has it, and gdb elsewhere.")
 		}
 	}
-	keep, err := boolField(fields, "keepDebugpy")
-	a.KeepDebugpy = keep != nil && *keep
+	if a.ProcessTree, err = flag(fields, "processTree"); err != nil {
+		return a, err
+	}
+	if err := stringField(fields, treeLinkKey, &a.TreeLink); err != nil {
+		return a, err
+	}
+	a.KeepDebugpy, err = flag(fields, "keepDebugpy")
 	return a, err
+}
+
+// flag reads an optional boolean that is false when absent.
+func flag(fields map[string]json.RawMessage, name string) (bool, error) {
+	b, err := boolField(fields, name)
+	return b != nil && *b, err
 }
 
 // parsePID accepts an integer or a string of one: editors substitute

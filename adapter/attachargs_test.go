@@ -50,6 +50,9 @@ func TestParseAttachArgs(t *testing.T) {
 		{raw: `{"processId": 1, "gdbPath": 3}`, wantErr: `"gdbPath" must be a string`},
 		{raw: `{"processId": 1, "strategy": "magic"}`, wantErr: `unknown strategy "magic"`},
 		{raw: `{"processId": 1, "subProcess": "yes"}`, wantErr: `"subProcess" must be true or false`},
+		{raw: `{"processId": 1, "processTree": true}`, want: AttachArgs{PID: 1, Strategy: inject.Auto, ProcessTree: true}},
+		{raw: `{"processId": 1, "processTree": 1}`, wantErr: `"processTree" must be true or false`},
+		{raw: `{"processId": 1, "__pyattachTree": "pyattach-tree-ab"}`, want: AttachArgs{PID: 1, Strategy: inject.Auto, TreeLink: "pyattach-tree-ab"}},
 	}
 	for _, tc := range tests {
 		got, err := ParseAttachArgs(json.RawMessage(tc.raw))

@@ -102,7 +102,9 @@ func placeInTrees(procs []Process) {
 	}
 	pythons := map[int]string{}
 	for _, p := range procs {
-		pythons[p.PID] = p.Executable
+		if !IsDebugpyAdapter(p.Cmdline) { // an earlier attach's helper, not one of the program's workers
+			pythons[p.PID] = p.Executable
+		}
 	}
 	tree := proctree.Build(parents, pythons)
 	for i := range procs {

@@ -1,0 +1,262 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/google/go-dap"
+
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/dapio"
+	"github.com/pyattach/pyattach/internal/diag"
+	"github.com/pyattach/pyattach/internal/procfs"
+	"github.com/pyattach/pyattach/internal/proctree"
+)
+
+// A process tree ("processTree": true) is debugged as one parent session
+// and one child session per Python descendant of the chosen process. Once
+// the parent is attached and the editor has its attach response, the
+// parent asks the editor, with one startDebugging reverse request per
+// descendant found then, to start a child session whose configuration is
+// an ordinary attach by processId (plus the parent's own settings), so
+// each child session attaches exactly as any other would, concurrently.
+// Children forked after the attach are debugpy's business (subProcess), as
+// in any session. The tree link (treelink.go) ends the child sessions when
+// the parent session ends; a child whose process dies ends alone.
+
+// treePlan is what an attach request says about process trees.
+type treePlan struct {
+	pid  int                        // the chosen process, the parent
+	args map[string]json.RawMessage // the parent's attach arguments, for a parent: the children's configurations start from them
+	link string                     // for a child session: its parent's link
+}
+
+// planTree checks the tree arguments of an attach request and returns the
+// request without them (debugpy has no use for them).
+func (s *server) planTree(f dapio.Frame, args AttachArgs, raw json.RawMessage) (dapio.Frame, error) {
+	if args.ProcessTree && !s.children {
+		return f, attacherr.New(attacherr.NoChildSessions,
+			"\"processTree\" needs an editor that starts child debug sessions (the DAP startDebugging request), and this one did not say it does.",
+			"Attach to each process on its own, or use an editor that supports startDebugging (VS Code, nvim-dap, dape, Zed, `pyattach debug --tree`).")
+	}
+	s.tree = treePlan{pid: args.PID, link: args.TreeLink}
+	if args.ProcessTree {
+		_ = json.Unmarshal(raw, &s.tree.args) // ParseAttachArgs has checked it is an object
+	}
+	var msg map[string]json.RawMessage
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(f.Body, &msg) != nil || json.Unmarshal(msg["arguments"], &fields) != nil {
+		return f, nil
+	}
+	delete(fields, "processTree")
+	delete(fields, treeLinkKey)
+	var err error
+	if msg["arguments"], err = json.Marshal(fields); err == nil {
+		f.Body, err = json.Marshal(msg)
+	}
+	return f, err
+}
+
+// treeRun is a bridged session's part in a process tree.
+type treeRun struct {
+	s      *server
+	ctx    context.Context
+	cancel context.CancelFunc
+	frames <-chan dapio.Frame // the editor's frames for the bridge
+	done   chan struct{}      // closed when the bridged session is over
+
+	link        *treeLink       // parent: its children's link
+	parentEnded <-chan struct{} // child: closed when the parent session ends
+
+	mu      sync.Mutex
+	pending map[int]int // parent: startDebugging requests awaiting the editor's answer, seq → PID
+}
+
+// startTree sets up the bridged session's part in a process tree: nothing
+// for an ordinary session.
+func (s *server) startTree(ctx context.Context) *treeRun {
+	t := &treeRun{s: s, frames: s.frames, done: make(chan struct{}), pending: map[int]int{}}
+	t.ctx, t.cancel = context.WithCancel(ctx)
+	if s.tree.link != "" {
+		t.parentEnded = joinTree(s.tree.link)
+		go func() {
+			select {
+			case <-t.parentEnded:
+				t.cancel()
+			case <-t.done:
+			}
+		}()
+	}
+	if s.tree.args != nil {
+		t.startChildren()
+	}
+	return t
+}
+
+// end closes the session's part in the tree once the bridge has returned
+// err, and returns the session's outcome: a child session ended by its
+// parent's end ended normally, and the editor is told it terminated.
+func (t *treeRun) end(err error) error {
+	close(t.done)
+	defer t.cancel()
+	if t.link != nil {
+		t.link.close()
+	}
+	select {
+	case <-t.parentEnded: // never for a session that is no child
+		t.s.log.Info("process tree: the parent session ended, so this child session ends; its process runs on")
+		t.s.send(&dap.TerminatedEvent{Event: event("terminated")})
+		return nil
+	default:
+	}
+	return err
+}
+
+// startChildren opens the parent's link and, once the editor has the
+// attach response, asks it for the child sessions.
+func (t *treeRun) startChildren() {
+	link, name, err := listenTree(t.s.log)
+	if err != nil {
+		t.say(fmt.Sprintf("cannot debug the process tree: %v; only process %d is debugged", err, t.s.tree.pid))
+		return
+	}
+	t.link = link
+	t.frames = t.answersTaken(t.s.frames)
+	go func() {
+		select {
+		case <-t.s.watch.answered:
+			t.requestChildren(name)
+		case <-t.done:
+		}
+	}()
+}
+
+// requestChildren asks the editor for one child session per Python
+// descendant of the parent.
+func (t *treeRun) requestChildren(link string) {
+	parent := t.s.tree.pid
+	nodes, err := workers(parent)
+	if err != nil {
+		t.say(fmt.Sprintf("cannot read the processes below %d: %v; only process %d is debugged", parent, err, parent))
+		return
+	}
+	if len(nodes) == 0 {
+		t.say(fmt.Sprintf("process %d has no Python descendants: it is debugged alone", parent))
+		return
+	}
+	var pids []string
+	for _, n := range nodes {
+		if err := t.requestChild(n, link); err != nil {
+			t.s.log.Debug("asking the editor for a child session", "pid", n.PID, "err", err)
+			return // the editor has gone
+		}
+		pids = append(pids, fmt.Sprint(n.PID))
+	}
+	t.say(fmt.Sprintf("process tree: debugging %d Python processes below %d, each in a session of its own: %s",
+		len(nodes), parent, strings.Join(pids, ", ")))
+}
+
+// workers returns the Python descendants of pid, less the debugpy adapters
+// that earlier attaches started.
+func workers(pid int) ([]proctree.Node, error) {
+	nodes, err := proctree.Descendants(pid)
+	if err != nil {
+		return nil, err
+	}
+	var out []proctree.Node
+	for _, n := range nodes {
+		if p, err := procfs.Read(n.PID); err == nil && !diag.IsDebugpyAdapter(p.Cmdline) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// requestChild sends the startDebugging request for one descendant.
+func (t *treeRun) requestChild(n proctree.Node, link string) error {
+	body, err := json.Marshal(map[string]any{
+		"seq": 0, "type": "request", "command": "startDebugging",
+		"arguments": map[string]any{"request": "attach", "configuration": childConfiguration(t.s.tree.args, n, link)},
+	})
+	if err != nil {
+		return err
+	}
+	_, err = t.s.editor.SendRaw(body, func(seq int) {
+		t.mu.Lock()
+		t.pending[seq] = n.PID
+		t.mu.Unlock()
+	})
+	return err
+}
+
+// childConfiguration is a descendant's attach configuration: the parent's
+// settings, less those that name the parent's session or process or are
+// the editor's own ("__sessionId", ...), with the descendant's processId,
+// name and the link to the parent.
+func childConfiguration(parent map[string]json.RawMessage, n proctree.Node, link string) map[string]any {
+	cfg := map[string]any{}
+	for k, v := range parent {
+		switch {
+		case strings.HasPrefix(k, "__"), k == "processId", k == "processTree", k == "name", k == "request", k == "connect", k == "subProcessId":
+			continue
+		}
+		cfg[k] = v
+	}
+	cfg["request"] = "attach"
+	cfg["processId"] = n.PID
+	cfg["name"] = fmt.Sprintf("%d (worker of %d)", n.PID, n.PythonParent)
+	cfg[treeLinkKey] = link
+	return cfg
+}
+
+// answersTaken passes the editor's frames on, less its answers to the
+// startDebugging requests, which are the tree's.
+func (t *treeRun) answersTaken(in <-chan dapio.Frame) <-chan dapio.Frame {
+	out := make(chan dapio.Frame)
+	go func() {
+		defer close(out)
+		for f := range in {
+			if t.takeAnswer(f) {
+				continue
+			}
+			select {
+			case out <- f:
+			case <-t.done:
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// takeAnswer handles the editor's answer to a startDebugging request and
+// reports whether f was one.
+func (t *treeRun) takeAnswer(f dapio.Frame) bool {
+	if f.Err != nil || f.Env.Type != "response" {
+		return false
+	}
+	t.mu.Lock()
+	pid, ok := t.pending[f.Env.RequestSeq]
+	delete(t.pending, f.Env.RequestSeq)
+	t.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if !f.Env.Success {
+		var resp struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(f.Body, &resp)
+		t.say(fmt.Sprintf("the editor did not start the session for process %d: %s", pid, resp.Message))
+	}
+	return true
+}
+
+// say tells the user about the tree in the debug console.
+func (t *treeRun) say(message string) {
+	t.s.log.Info(message)
+	t.s.send(outputEvent("pyattach: " + message + "\n"))
+}

@@ -1,0 +1,94 @@
+package adapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/daptest"
+	"github.com/pyattach/pyattach/internal/proctree"
+)
+
+func TestProcessTreeNeedsStartDebugging(t *testing.T) {
+	c, _ := serve(t)
+	args := daptest.DefaultInitializeArgs()
+	args.SupportsStartDebuggingRequest = false
+	c.Initialize(args)
+	expectError(t, c.Request("attach", map[string]any{"processId": 1, "processTree": true}), attacherr.NoChildSessions, "startDebugging", "Attach to each process")
+}
+
+func TestChildConfiguration(t *testing.T) {
+	var parent map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(`{"processId": 10, "processTree": true, "name": "gunicorn", "request": "attach", "type": "pyattach",
+		"__sessionId": "x", "justMyCode": false, "pathMappings": [{"localRoot": "/a", "remoteRoot": "/b"}], "gdbPath": "/opt/gdb"}`), &parent)
+	got, _ := json.Marshal(childConfiguration(parent, proctree.Node{PID: 11, PythonParent: 10}, "pyattach-tree-1"))
+	want := `{"__pyattachTree":"pyattach-tree-1","gdbPath":"/opt/gdb","justMyCode":false,"name":"11 (worker of 10)",` +
+		`"pathMappings":[{"localRoot":"/a","remoteRoot":"/b"}],"processId":11,"request":"attach","type":"pyattach"}`
+	if string(got) != want {
+		t.Errorf("child configuration\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestAttachWatch feeds the watch frames whole, split and glued together:
+// it fires on the first successful attach response only.
+func TestAttachWatch(t *testing.T) {
+	frame := func(body string) string { return fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body) }
+	failed := frame(`{"seq":3,"type":"response","command":"attach","request_seq":2,"success":false}`)
+	event := frame(`{"seq":4,"type":"event","event":"output","body":{"output":"attach"}}`)
+	ok := frame(`{"seq":5,"type":"response","command":"attach","request_seq":6,"success":true}`)
+	var out bytes.Buffer
+	w := newAttachWatch(&out)
+	stream := failed + event + ok
+	for _, part := range []string{stream[:10], stream[10 : len(failed)+7], stream[len(failed)+7 : len(stream)-3]} {
+		_, _ = w.Write([]byte(part))
+		if fired(w) {
+			t.Fatalf("fired before the successful response was whole")
+		}
+	}
+	_, _ = w.Write([]byte(stream[len(stream)-3:]))
+	if !fired(w) || out.String() != stream {
+		t.Errorf("fired = %v, passed %q", fired(w), out.String())
+	}
+}
+
+func fired(w *attachWatch) bool {
+	select {
+	case <-w.answered:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestTreeLinkEndsChildren(t *testing.T) {
+	link, name, err := listenTree(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := joinTree(name), joinTree(name)
+	time.Sleep(50 * time.Millisecond)
+	for _, ch := range []<-chan struct{}{a, b} {
+		select {
+		case <-ch:
+			t.Fatal("a child saw its parent end before it did")
+		default:
+		}
+	}
+	link.close()
+	for _, ch := range []<-chan struct{}{a, b} {
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a child did not see its parent end")
+		}
+	}
+	select {
+	case <-joinTree(name):
+	case <-time.After(5 * time.Second):
+		t.Fatal("joining an ended parent did not end at once")
+	}
+}
