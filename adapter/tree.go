@@ -143,10 +143,6 @@ func (t *treeRun) requestChildren(link string) {
 		t.say(fmt.Sprintf("cannot read the processes below %d: %v; only process %d is debugged", parent, err, parent))
 		return
 	}
-	if len(nodes) == 0 {
-		t.say(fmt.Sprintf("process %d has no Python descendants: it is debugged alone", parent))
-		return
-	}
 	var pids []string
 	for _, n := range nodes {
 		if err := t.requestChild(n, link); err != nil {
@@ -155,8 +151,23 @@ func (t *treeRun) requestChildren(link string) {
 		}
 		pids = append(pids, fmt.Sprint(n.PID))
 	}
+	t.announce(nodes)
+	if len(nodes) == 0 {
+		t.say(fmt.Sprintf("process %d has no Python descendants: it is debugged alone", parent))
+		return
+	}
 	t.say(fmt.Sprintf("process tree: debugging %d Python processes below %d, each in a session of its own: %s",
 		len(nodes), parent, strings.Join(pids, ", ")))
+}
+
+// announce sends the TreeEvent.
+func (t *treeRun) announce(nodes []proctree.Node) {
+	tree := dapio.TreeBody{Parent: t.s.tree.pid, Processes: []dapio.TreeMember{}}
+	for _, n := range nodes {
+		tree.Processes = append(tree.Processes, dapio.TreeMember{PID: n.PID, PythonParent: n.PythonParent, Role: string(n.Role)})
+	}
+	body, _ := json.Marshal(tree) // plain types: cannot fail
+	t.s.send(&rawEvent{Event: event(dapio.TreeEvent), Body: body})
 }
 
 // workers returns the Python descendants of pid, less the debugpy adapters
