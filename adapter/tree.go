@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -29,9 +30,10 @@ import (
 
 // treePlan is what an attach request says about process trees.
 type treePlan struct {
-	pid  int                        // the chosen process, the parent
-	args map[string]json.RawMessage // the parent's attach arguments, for a parent: the children's configurations start from them
-	link string                     // for a child session: its parent's link
+	pid        int                        // the chosen process, the parent
+	args       map[string]json.RawMessage // for a parent: its attach arguments, which the children's configurations start from
+	parent     int                        // for a child session the parent asked for: the parent process
+	subProcess int                        // for a session debugpy asked for: the process it debugs
 }
 
 // planTree checks the tree arguments of an attach request and returns the
@@ -42,7 +44,7 @@ func (s *server) planTree(f dapio.Frame, args AttachArgs, raw json.RawMessage) (
 			"\"processTree\" needs an editor that starts child debug sessions (the DAP startDebugging request), and this one did not say it does.",
 			"Attach to each process on its own, or use an editor that supports startDebugging (VS Code, nvim-dap, dape, Zed, `pyattach debug --tree`).")
 	}
-	s.tree = treePlan{pid: args.PID, link: args.TreeLink}
+	s.tree = treePlan{pid: args.PID, parent: args.TreeParent, subProcess: args.SubProcessID}
 	if args.ProcessTree {
 		_ = json.Unmarshal(raw, &s.tree.args) // ParseAttachArgs has checked it is an object
 	}
@@ -80,20 +82,44 @@ type treeRun struct {
 func (s *server) startTree(ctx context.Context) *treeRun {
 	t := &treeRun{s: s, frames: s.frames, done: make(chan struct{}), pending: map[int]int{}}
 	t.ctx, t.cancel = context.WithCancel(ctx)
-	if s.tree.link != "" {
-		t.parentEnded = joinTree(s.tree.link)
-		go func() {
-			select {
-			case <-t.parentEnded:
-				t.cancel()
-			case <-t.done:
-			}
-		}()
-	}
+	t.joinParent()
 	if s.tree.args != nil {
 		t.startChildren()
 	}
 	return t
+}
+
+// joinParent links a child session to its tree's parent session, if it
+// has one, and ends the session when the parent's ends.
+func (t *treeRun) joinParent() {
+	var ended <-chan struct{}
+	var err error
+	switch {
+	case t.s.tree.parent != 0:
+		if ended, err = joinTree(t.s.tree.parent); errors.Is(err, errNoLink) {
+			closed := make(chan struct{}) // the parent session has ended already
+			close(closed)
+			ended, err = closed, nil
+		}
+	case t.s.tree.subProcess != 0:
+		ended, err = joinTreeAbove(t.s.tree.subProcess)
+	default:
+		return
+	}
+	if err != nil {
+		if !errors.Is(err, errNoLink) {
+			t.s.log.Warn("process tree: this child session is not linked to its parent session, and will not end with it", "err", err)
+		}
+		return
+	}
+	t.parentEnded = ended
+	go func() {
+		select {
+		case <-ended:
+			t.cancel()
+		case <-t.done:
+		}
+	}()
 }
 
 // end closes the session's part in the tree once the bridge has returned
@@ -118,7 +144,7 @@ func (t *treeRun) end(err error) error {
 // startChildren opens the parent's link and, once the editor has the
 // attach response, asks it for the child sessions.
 func (t *treeRun) startChildren() {
-	link, name, err := listenTree(t.s.log)
+	link, err := listenTree(t.s.tree.pid, t.s.log)
 	if err != nil {
 		t.say(fmt.Sprintf("cannot debug the process tree: %v; only process %d is debugged", err, t.s.tree.pid))
 		return
@@ -128,7 +154,7 @@ func (t *treeRun) startChildren() {
 	go func() {
 		select {
 		case <-t.s.watch.answered:
-			t.requestChildren(name)
+			t.requestChildren()
 		case <-t.done:
 		}
 	}()
@@ -136,7 +162,7 @@ func (t *treeRun) startChildren() {
 
 // requestChildren asks the editor for one child session per Python
 // descendant of the parent.
-func (t *treeRun) requestChildren(link string) {
+func (t *treeRun) requestChildren() {
 	parent := t.s.tree.pid
 	nodes, err := workers(parent)
 	if err != nil {
@@ -145,7 +171,7 @@ func (t *treeRun) requestChildren(link string) {
 	}
 	var pids []string
 	for _, n := range nodes {
-		if err := t.requestChild(n, link); err != nil {
+		if err := t.requestChild(n); err != nil {
 			t.s.log.Debug("asking the editor for a child session", "pid", n.PID, "err", err)
 			return // the editor has gone
 		}
@@ -187,10 +213,10 @@ func workers(pid int) ([]proctree.Node, error) {
 }
 
 // requestChild sends the startDebugging request for one descendant.
-func (t *treeRun) requestChild(n proctree.Node, link string) error {
+func (t *treeRun) requestChild(n proctree.Node) error {
 	body, err := json.Marshal(map[string]any{
 		"seq": 0, "type": "request", "command": "startDebugging",
-		"arguments": map[string]any{"request": "attach", "configuration": childConfiguration(t.s.tree.args, n, link)},
+		"arguments": map[string]any{"request": "attach", "configuration": childConfiguration(t.s.tree.args, n, t.s.tree.pid)},
 	})
 	if err != nil {
 		return err
@@ -206,8 +232,8 @@ func (t *treeRun) requestChild(n proctree.Node, link string) error {
 // childConfiguration is a descendant's attach configuration: the parent's
 // settings, less those that name the parent's session or process or are
 // the editor's own ("__sessionId", ...), with the descendant's processId,
-// name and the link to the parent.
-func childConfiguration(parent map[string]json.RawMessage, n proctree.Node, link string) map[string]any {
+// name and the parent process, to link it to the parent session.
+func childConfiguration(parent map[string]json.RawMessage, n proctree.Node, parentPID int) map[string]any {
 	cfg := map[string]any{}
 	for k, v := range parent {
 		switch {
@@ -219,7 +245,7 @@ func childConfiguration(parent map[string]json.RawMessage, n proctree.Node, link
 	cfg["request"] = "attach"
 	cfg["processId"] = n.PID
 	cfg["name"] = fmt.Sprintf("%d (worker of %d)", n.PID, n.PythonParent)
-	cfg[treeLinkKey] = link
+	cfg[treeLinkKey] = parentPID
 	return cfg
 }
 

@@ -3,6 +3,7 @@ package adapter
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -25,8 +26,8 @@ func TestChildConfiguration(t *testing.T) {
 	var parent map[string]json.RawMessage
 	_ = json.Unmarshal([]byte(`{"processId": 10, "processTree": true, "name": "gunicorn", "request": "attach", "type": "pyattach",
 		"__sessionId": "x", "justMyCode": false, "pathMappings": [{"localRoot": "/a", "remoteRoot": "/b"}], "gdbPath": "/opt/gdb"}`), &parent)
-	got, _ := json.Marshal(childConfiguration(parent, proctree.Node{PID: 11, PythonParent: 10}, "pyattach-tree-1"))
-	want := `{"__pyattachTree":"pyattach-tree-1","gdbPath":"/opt/gdb","justMyCode":false,"name":"11 (worker of 10)",` +
+	got, _ := json.Marshal(childConfiguration(parent, proctree.Node{PID: 11, PythonParent: 10}, 10))
+	want := `{"__pyattachTree":10,"gdbPath":"/opt/gdb","justMyCode":false,"name":"11 (worker of 10)",` +
 		`"pathMappings":[{"localRoot":"/a","remoteRoot":"/b"}],"processId":11,"request":"attach","type":"pyattach"}`
 	if string(got) != want {
 		t.Errorf("child configuration\n got %s\nwant %s", got, want)
@@ -65,13 +66,21 @@ func fired(w *attachWatch) bool {
 }
 
 func TestTreeLinkEndsChildren(t *testing.T) {
-	link, name, err := listenTree(slog.New(slog.DiscardHandler))
+	const pid = 1 << 30 // no process has it: the name is free
+	link, err := listenTree(pid, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := joinTree(name), joinTree(name)
+	var children []<-chan struct{}
+	for range 2 {
+		ended, err := joinTree(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		children = append(children, ended)
+	}
 	time.Sleep(50 * time.Millisecond)
-	for _, ch := range []<-chan struct{}{a, b} {
+	for _, ch := range children {
 		select {
 		case <-ch:
 			t.Fatal("a child saw its parent end before it did")
@@ -79,16 +88,14 @@ func TestTreeLinkEndsChildren(t *testing.T) {
 		}
 	}
 	link.close()
-	for _, ch := range []<-chan struct{}{a, b} {
+	for _, ch := range children {
 		select {
 		case <-ch:
 		case <-time.After(5 * time.Second):
 			t.Fatal("a child did not see its parent end")
 		}
 	}
-	select {
-	case <-joinTree(name):
-	case <-time.After(5 * time.Second):
-		t.Fatal("joining an ended parent did not end at once")
+	if _, err := joinTree(pid); !errors.Is(err, errNoLink) {
+		t.Errorf("joining an ended parent: %v, want errNoLink", err)
 	}
 }

@@ -1,23 +1,35 @@
 package adapter
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
+	"syscall"
+
+	"github.com/pyattach/pyattach/internal/procfs"
 )
 
 // A tree link ties the child sessions of a process tree to their parent
 // session, wherever each runs (in this pyattach server, or in pyattach
 // processes of their own that the editor started): the parent listens on
-// an abstract Unix socket whose random name it puts in each child's
-// configuration, every child connects to it, and when the parent session
-// ends it closes the socket and the connections, which ends every child
-// session. Nothing is sent on a link: its end is the message. Editors do
-// not end child sessions with their parent (VS Code detaches a running
-// child from a parent whose adapter ended), so pyattach does.
+// an abstract Unix socket named for the parent process, every child
+// session connects to it, and when the parent session ends it closes the
+// socket and the connections, which ends every child session. Nothing is
+// sent on a link: its end is the message. Editors do not end child
+// sessions with their parent (VS Code detaches a still-running child from
+// a parent whose adapter ended), so pyattach does.
+//
+// The child sessions are those the parent asked for (their configuration
+// names the parent: treeLinkKey) and those debugpy asked the editor for
+// when a process of the tree forked a new worker after the attach (their
+// configuration has debugpy's subProcessId, and they find the link by the
+// new process's ancestors). A child only keeps a link whose other end is
+// a process of its own user (SO_PEERCRED): another user who took the name
+// first could otherwise end its sessions.
 type treeLink struct {
 	ln  net.Listener
 	log *slog.Logger
@@ -27,23 +39,21 @@ type treeLink struct {
 	done  bool
 }
 
-// treeLinkKey is the attach argument that names a child session's link.
+// treeLinkKey is the attach argument that names, in the configuration of
+// a child session the parent asked for, the parent process.
 const treeLinkKey = "__pyattachTree"
 
-// listenTree opens a parent's link.
-func listenTree(log *slog.Logger) (*treeLink, string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, "", err
-	}
-	name := "pyattach-tree-" + hex.EncodeToString(b[:])
-	ln, err := net.Listen("unix", "@"+name)
+func linkAddress(pid int) string { return fmt.Sprintf("@pyattach-tree-%d", pid) }
+
+// listenTree opens the link of the parent session of process pid's tree.
+func listenTree(pid int, log *slog.Logger) (*treeLink, error) {
+	ln, err := net.Listen("unix", linkAddress(pid))
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	l := &treeLink{ln: ln, log: log}
 	go l.accept()
-	return l, name, nil
+	return l, nil
 }
 
 func (l *treeLink) accept() {
@@ -77,20 +87,64 @@ func (l *treeLink) close() {
 	l.log.Info("process tree: told the child sessions the parent session ended", "children", len(l.conns))
 }
 
-// joinTree connects a child session to its parent's link and returns a
-// channel that is closed when the parent session ends. A parent that is
-// already gone counts as ended.
-func joinTree(name string) <-chan struct{} {
-	ended := make(chan struct{})
-	c, err := net.Dial("unix", "@"+name)
+// errNoLink: there is no parent session to join.
+var errNoLink = errors.New("no process tree session")
+
+// joinTree connects a child session to the link of the tree whose parent
+// is process pid and returns a channel that is closed when the parent
+// session ends.
+func joinTree(pid int) (<-chan struct{}, error) {
+	c, err := net.Dial("unix", linkAddress(pid))
 	if err != nil {
-		close(ended)
-		return ended
+		return nil, errNoLink
 	}
+	if err := sameUser(c.(*net.UnixConn)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
 		defer c.Close()
 		_, _ = io.Copy(io.Discard, c)
 	}()
-	return ended
+	return ended, nil
+}
+
+// joinTreeAbove joins the link of the nearest ancestor of process pid that
+// is the parent of a process tree session, if one is.
+func joinTreeAbove(pid int) (<-chan struct{}, error) {
+	for range 64 {
+		p, err := procfs.Read(pid)
+		if err != nil || p.PPID <= 1 {
+			return nil, errNoLink
+		}
+		if ended, err := joinTree(p.PPID); err != errNoLink {
+			return ended, err
+		}
+		pid = p.PPID
+	}
+	return nil, errNoLink
+}
+
+// sameUser checks that the other end of c runs as this process's user.
+func sameUser(c *net.UnixConn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cred *syscall.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return err
+	}
+	if credErr != nil {
+		return credErr
+	}
+	if int(cred.Uid) != os.Getuid() {
+		return fmt.Errorf("the process tree link is held by uid %d (process %d), not by this user", cred.Uid, cred.Pid)
+	}
+	return nil
 }

@@ -243,10 +243,11 @@ func expectUntraced(t *testing.T, pids []int) {
 }
 
 // TestProcessTreeWorkerDies kills a worker during a tree session: its
-// child session ends, the others and the parent carry on. subProcess is
-// off, so that the worker gunicorn forks in its place is not held for a
-// debugger (following new workers is debugpy's own subProcess feature,
-// tested by TestChildProcess).
+// child session ends (debugpy says terminated, and the client disconnects
+// as editors do), the others and the parent carry on; the worker gunicorn
+// forks in its place is followed by debugpy (subProcess), whose
+// startDebugging the client serves as editors do, and requests stop in
+// whichever of the three workers serves them.
 func TestProcessTreeWorkerDies(t *testing.T) {
 	pys := treeInterpreters(t)
 	py := pys[len(pys)-1]
@@ -254,15 +255,19 @@ func TestProcessTreeWorkerDies(t *testing.T) {
 	t.Logf("interpreter: %s", py.Label)
 	svc := testvenv.Gunicorn(t, py, 3)
 	line := testtarget.Line(t, svc.Script, testvenv.MarkHandler)
-	parent, children := attachTree(t, svc.Target, svc.Script, line, map[string]any{"subProcess": false})
+	parent, children := attachTree(t, svc.Target, svc.Script, line, nil)
 	victim := children[0]
 	if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	victim.ExpectEvent("terminated")
+	victim.Disconnect(false) // as editors answer terminated
 	victim.Adapter().ExpectExit()
-	rest := children[1:]
-	for i := range 4 {
+	replacement := parent.StartChild(parent.ExpectReverseRequest("startDebugging"), func() *daptest.Client { return startSession(t) })
+	replacement.Finish(func(c *daptest.Child) { c.SetBreakpoints(svc.Script, []int{line}) })
+	t.Logf("worker %d killed; gunicorn forked %d in its place, which joined the tree", victim.PID, replacement.PID)
+	rest := append(slices.Clone(children[1:]), replacement)
+	for i := range 6 {
 		if pid := stopInRequest(t, svc, rest, line, i); pid == victim.PID {
 			t.Fatalf("the killed worker %d served a request", pid)
 		}
@@ -271,7 +276,7 @@ func TestProcessTreeWorkerDies(t *testing.T) {
 		t.Errorf("the parent session lists no threads")
 	}
 	detachTree(t, parent, rest, svc.Script)
-	expectUntraced(t, []int{svc.PID, rest[0].PID, rest[1].PID})
+	expectUntraced(t, []int{svc.PID, rest[0].PID, rest[1].PID, replacement.PID})
 }
 
 // TestProcessTreePool attaches with processTree to a multiprocessing.Pool
@@ -292,7 +297,7 @@ func TestProcessTreePool(t *testing.T) {
 			if frames[0].Name != "work" || frames[0].Line != line {
 				t.Fatalf("process %d stopped in %s:%d, want work:%d", child.PID, frames[0].Name, frames[0].Line, line)
 			}
-			if got := child.Evaluate("(value == 2 * x, os.getpid())", frames[0].Id, "repl").Result; got != fmt.Sprintf("(True, %d)", child.PID) {
+			if got := child.Evaluate("(x in range(4), os.getpid())", frames[0].Id, "repl").Result; got != fmt.Sprintf("(True, %d)", child.PID) {
 				t.Errorf("evaluate in process %d = %s", child.PID, got)
 			}
 			for _, c := range children {

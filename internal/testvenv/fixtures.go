@@ -24,7 +24,7 @@ const (
 	// asked for.
 	MarkHandler = "# BREAK:handler"
 	// MarkPoolWork is in pool.py's work(x), in a pool worker, where
-	// value == 2*x.
+	// x is in range(4).
 	MarkPoolWork = "# BREAK:poolwork"
 )
 
