@@ -3,10 +3,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/google/go-dap"
 
 	"github.com/pyattach/pyattach/internal/daptest"
+	"github.com/pyattach/pyattach/internal/headless"
 	"github.com/pyattach/pyattach/internal/procfs"
 	"github.com/pyattach/pyattach/internal/testtarget"
 	"github.com/pyattach/pyattach/internal/testvenv"
@@ -308,4 +312,67 @@ func TestProcessTreePool(t *testing.T) {
 			target.WaitProgress(t)
 		})
 	}
+}
+
+// TestDebugCommandTree runs `pyattach debug --tree` against gunicorn:
+// each stop names the worker it happened in, which is the one that served
+// the request.
+func TestDebugCommandTree(t *testing.T) {
+	pys := treeInterpreters(t)
+	py := pys[len(pys)-1]
+	recordInterpreter(py.Label + " (debug --tree)")
+	svc := testvenv.Gunicorn(t, py, 2)
+	line := testtarget.Line(t, svc.Script, testvenv.MarkHandler)
+	cmd := exec.Command(bin, "debug", strconv.Itoa(svc.PID), "--tree", "--break", fmt.Sprintf("%s:%d", svc.Script, line),
+		"--eval", "os.getpid()", "--hits", "2", "--json")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var mu sync.Mutex
+	served := map[int]bool{}
+	go func() { // a request a second until pyattach is done: those sent before it attached are served unseen
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Second):
+			}
+			go func() {
+				if pid, err := svc.Get(fmt.Sprintf("/debug/%d", i), 90*time.Second); err == nil {
+					mu.Lock()
+					served[pid] = true
+					mu.Unlock()
+				}
+			}()
+		}
+	}()
+	defer close(done)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pyattach debug --tree: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	var report headless.Report
+	if err := json.Unmarshal([]byte(stdout.String()), &report); err != nil {
+		t.Fatalf("report %s: %v", stdout.String(), err)
+	}
+	if len(report.Stops) != 2 || !report.Detached || !slices.Equal(slices.Sorted(slices.Values(report.Processes)), slices.Sorted(slices.Values(svc.Workers))) {
+		t.Fatalf("report = %+v; want 2 stops, the workers %v and a detach", report, svc.Workers)
+	}
+	for _, stop := range report.Stops {
+		if !slices.Contains(svc.Workers, stop.PID) || len(stop.Evaluations) != 1 || stop.Evaluations[0].Result != strconv.Itoa(stop.PID) {
+			t.Errorf("stop in process %d, os.getpid() = %+v; want a worker, itself", stop.PID, stop.Evaluations)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // the requests held at the breakpoints are answered after the detach
+	mu.Lock()
+	for _, stop := range report.Stops {
+		if !served[stop.PID] {
+			t.Errorf("process %d stopped, but served no request", stop.PID)
+		}
+	}
+	mu.Unlock()
+	t.Logf("%s: stops in %d and %d", py.Label, report.Stops[0].PID, report.Stops[1].PID)
+	expectWorkersServe(t, svc)
 }

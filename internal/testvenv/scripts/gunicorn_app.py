@@ -32,6 +32,7 @@ if __name__ == "__main__":
     if progress:
         with open(progress, "w") as f:
             f.write("1")
+    from gunicorn import config
     from gunicorn.app.wsgiapp import run
 
     here = os.path.dirname(os.path.abspath(__file__))
@@ -39,4 +40,6 @@ if __name__ == "__main__":
     # must outlast a debugging pause, or the master kills the worker.
     sys.argv = ["gunicorn", "--chdir", here, "--worker-class", "sync", "--workers", os.environ["PYATTACH_GUNICORN_WORKERS"],
                 "--bind", "127.0.0.1:0", "--timeout", "300", "--graceful-timeout", "1", "gunicorn_app:app"]
+    if hasattr(config, "ControlSocketDisable"):  # gunicorn 24 and newer: one control socket per user, shared by default
+        sys.argv.insert(1, "--no-control-socket")
     run()
