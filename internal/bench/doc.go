@@ -3,7 +3,7 @@
 // the same machine, interpreter, debugpy and target, and prints a Markdown
 // table of medians and ratios with the project's performance targets.
 //
-//	go run ./internal/bench [-rounds 10] [-sessions 2] [-python PY] [-pyattach BIN] [-json FILE] [-overhead-only]
+//	go run ./internal/bench [-rounds 10] [-sessions 2] [-tree-rounds 3] [-python PY] [-pyattach BIN] [-json FILE] [-overhead-only]
 //
 // Every round starts a fresh target.py (debugpy can be injected into a
 // process only once, and pyattach reuses a debugpy it started, which would
@@ -33,6 +33,14 @@
 // (work per CPU second) relative to its twin's before the attach, while
 // attached and after the detach. -overhead-only runs this phase alone,
 // -overhead=false skips it.
+//
+// The tree phase (-tree-rounds, 3 by default; 0 skips it) measures an
+// attach with "processTree" to a program that forks 8 workers
+// (tree_target.py): the time from the attach request until the last of the
+// 9 sessions (the children started as an editor starts them, one `pyattach
+// dap` each, concurrently) has its attach answered, against a single
+// attach to the same master (goal: at most 1.5 times), and the longest
+// heartbeat gap any worker saw meanwhile.
 //
 // Every process the benchmark starts carries an environment tag, which its
 // own children inherit; each round ends by killing, by PID, every process
