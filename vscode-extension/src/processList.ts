@@ -37,6 +37,12 @@ export interface PythonProcess {
   reason: string;
   /** When not attachable: what to do about it. */
   remedy: string;
+  /** The nearest ancestor that is a listed Python process, or 0. */
+  pythonParent: number;
+  /** Its part in its process tree: "master", "worker", "child" or "" (docs/ps-json.md). */
+  role: string;
+  /** How many listed Python processes descend from it (a master's workers). */
+  pythonDescendants: number;
 }
 
 /** The output of `pyattach ps --json` is not what docs/ps-json.md describes. */
@@ -91,6 +97,9 @@ function parseProcess(entry: unknown, index: number): PythonProcess {
     attachable: field.boolean('attachable', undefined),
     reason: field.string('reason'),
     remedy: field.string('remedy'),
+    pythonParent: field.number('pythonParent', 0),
+    role: field.string('role'),
+    pythonDescendants: field.number('pythonDescendants', 0),
   };
 }
 

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 
-import { checkConfiguration, Configuration, DEFAULT_NAME, defaultConfiguration, needsProcess, parseProcessId, withDefaults } from '../../src/attachConfig';
+import { checkConfiguration, Configuration, TreeChoices, DEFAULT_NAME, defaultConfiguration, needsProcess, parseProcessId, withDefaults } from '../../src/attachConfig';
 
 describe('parseProcessId', () => {
   const cases: { value: unknown; want: number | RegExp }[] = [
@@ -125,5 +125,23 @@ describe('checkConfiguration', () => {
 
   it('passes the default configuration once its variable is substituted', () => {
     assert.ok(checkConfiguration({ ...defaultConfiguration(), processId: '17' }).ok);
+  });
+});
+
+describe('TreeChoices', () => {
+  it('sets processTree once on the configuration of a process picked with its workers', () => {
+    const trees = new TreeChoices();
+    trees.note('10', true);
+    trees.note('11', false);
+    assert.deepEqual(trees.apply({ processId: '10', name: 'x' }), { processId: '10', name: 'x', processTree: true });
+    assert.deepEqual(trees.apply({ processId: '10' }), { processId: '10' });
+    assert.deepEqual(trees.apply({ processId: 11 }), { processId: 11 });
+  });
+
+  it('forgets a tree choice when the same process is picked alone', () => {
+    const trees = new TreeChoices();
+    trees.note('10', true);
+    trees.note('10', false);
+    assert.deepEqual(trees.apply({ processId: 10 }), { processId: 10 });
   });
 });
