@@ -88,11 +88,18 @@ func TestProcessTreeGunicorn(t *testing.T) {
 }
 
 // attachTree attaches to target with processTree, breakpoints at line of
-// script in every session, and returns the parent and its children.
+// script in every session, and returns the parent and its children; every
+// session is a `pyattach dap` of its own, as VS Code runs them.
 func attachTree(t *testing.T, target *testtarget.Target, script string, line int, extra map[string]any) (*daptest.Client, []*daptest.Child) {
 	t.Helper()
+	return attachTreeWith(t, func() *daptest.Client { return startSession(t) }, target, script, line, extra)
+}
+
+// attachTreeWith is attachTree with sessions that start opens.
+func attachTreeWith(t *testing.T, start func() *daptest.Client, target *testtarget.Target, script string, line int, extra map[string]any) (*daptest.Client, []*daptest.Child) {
+	t.Helper()
 	began := time.Now()
-	parent := startSession(t)
+	parent := start()
 	args := map[string]any{"processId": target.PID, "processTree": true}
 	for k, v := range extra {
 		args[k] = v
@@ -104,7 +111,7 @@ func attachTree(t *testing.T, target *testtarget.Target, script string, line int
 	if resp := parent.ExpectResponse(attach); !resp.Success {
 		t.Fatalf("attach failed: %s", resp.Message)
 	}
-	_, children := parent.StartChildren(func() *daptest.Client { return startSession(t) }, func(c *daptest.Child) {
+	_, children := parent.StartChildren(start, func(c *daptest.Child) {
 		if bps := c.SetBreakpoints(script, []int{line}); len(bps) != 1 || !bps[0].Verified {
 			t.Fatalf("breakpoint not verified in process %d: %+v", c.PID, bps)
 		}
@@ -203,8 +210,18 @@ func detachTree(t *testing.T, parent *daptest.Client, children []*daptest.Child,
 	parent.Disconnect(false)
 	for _, c := range children {
 		c.ExpectEvent("terminated")
-		c.Adapter().ExpectExit()
+		expectEnded(c.Client)
 	}
+}
+
+// expectEnded waits for a session's adapter to exit, or, for a session of
+// a server, for the server to close the connection.
+func expectEnded(c *daptest.Client) {
+	if a := c.Adapter(); a != nil {
+		a.ExpectExit()
+		return
+	}
+	c.ExpectClosed()
 }
 
 // expectWorkersServe sends as many slow requests at once as there are
@@ -266,7 +283,7 @@ func TestProcessTreeWorkerDies(t *testing.T) {
 	}
 	victim.ExpectEvent("terminated")
 	victim.Disconnect(false) // as editors answer terminated
-	victim.Adapter().ExpectExit()
+	expectEnded(victim.Client)
 	replacement := parent.StartChild(parent.ExpectReverseRequest("startDebugging"), func() *daptest.Client { return startSession(t) })
 	replacement.Finish(func(c *daptest.Child) { c.SetBreakpoints(svc.Script, []int{line}) })
 	t.Logf("worker %d killed; gunicorn forked %d in its place, which joined the tree", victim.PID, replacement.PID)
@@ -284,15 +301,28 @@ func TestProcessTreeWorkerDies(t *testing.T) {
 }
 
 // TestProcessTreePool attaches with processTree to a multiprocessing.Pool
-// program: the breakpoint in the pooled function stops a pool worker.
+// program: the breakpoint in the pooled function stops a pool worker. On
+// the newest interpreter every session is a client of one pyattach server
+// (`dap --listen`), where the parent's end must end its children in the
+// same process.
 func TestProcessTreePool(t *testing.T) {
 	pys := treeInterpreters(t)
-	for _, py := range []testtarget.Interpreter{pys[0], pys[len(pys)-1]} {
+	for i, py := range []testtarget.Interpreter{pys[0], pys[len(pys)-1]} {
 		t.Run(py.Label, func(t *testing.T) {
 			recordInterpreter(py.Label + " (multiprocessing.Pool tree)")
+			start := func() *daptest.Client { return startSession(t) }
+			if i == 1 {
+				addr := startServer(t)
+				start = func() *daptest.Client {
+					c := dial(t, addr)
+					c.Initialize(daptest.DefaultInitializeArgs())
+					return c
+				}
+				t.Logf("%s: every session through one pyattach server", py.Label)
+			}
 			target := testtarget.Start(t, py, testvenv.Script(t, "pool.py"))
 			line := testtarget.Line(t, target.Script, testvenv.MarkPoolWork)
-			parent, children := attachTree(t, target, target.Script, line, nil)
+			parent, children := attachTreeWith(t, start, target, target.Script, line, nil)
 			if len(children) < 2 {
 				t.Fatalf("%d child sessions; want at least the two pool workers", len(children))
 			}
