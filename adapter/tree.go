@@ -45,13 +45,16 @@ func (s *server) planTree(f dapio.Frame, args AttachArgs, raw json.RawMessage) (
 			"Attach to each process on its own, or use an editor that supports startDebugging (VS Code, nvim-dap, dape, Zed, `pyattach debug --tree`).")
 	}
 	s.tree = treePlan{pid: args.PID, parent: args.TreeParent, subProcess: args.SubProcessID}
-	if args.ProcessTree {
+	if args.ProcessTree && args.PID != 0 { // a session that joins a child's debugpy ("connect") has no tree of its own
 		_ = json.Unmarshal(raw, &s.tree.args) // ParseAttachArgs has checked it is an object
 	}
 	var msg map[string]json.RawMessage
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(f.Body, &msg) != nil || json.Unmarshal(msg["arguments"], &fields) != nil {
 		return f, nil
+	}
+	if _, tree := fields["processTree"]; !tree && args.TreeParent == 0 {
+		return f, nil // nothing to take out
 	}
 	delete(fields, "processTree")
 	delete(fields, treeLinkKey)

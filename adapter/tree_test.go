@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/dapio"
 	"github.com/pyattach/pyattach/internal/daptest"
 	"github.com/pyattach/pyattach/internal/proctree"
 )
@@ -97,5 +98,32 @@ func TestTreeLinkEndsChildren(t *testing.T) {
 	}
 	if _, err := joinTree(pid); !errors.Is(err, errNoLink) {
 		t.Errorf("joining an ended parent: %v, want errNoLink", err)
+	}
+}
+
+// TestPlanTreeTakesOutItsArguments: debugpy gets no tree argument, and an
+// attach without any is passed on as it came.
+func TestPlanTreeTakesOutItsArguments(t *testing.T) {
+	s := &server{children: true}
+	for _, tc := range []struct{ in, want string }{
+		{`{"seq":2,"type":"request","command":"attach","arguments":{"processId":10,"processTree":true,"justMyCode":false}}`,
+			`{"arguments":{"justMyCode":false,"processId":10},"command":"attach","seq":2,"type":"request"}`},
+		{`{"seq":2,"type":"request","command":"attach","arguments":{"processId":11,"__pyattachTree":10}}`,
+			`{"arguments":{"processId":11},"command":"attach","seq":2,"type":"request"}`},
+		{`{"seq":2, "type":"request", "command":"attach", "arguments":{"processId":12}}`,
+			`{"seq":2, "type":"request", "command":"attach", "arguments":{"processId":12}}`},
+	} {
+		var req struct {
+			Arguments json.RawMessage `json:"arguments"`
+		}
+		_ = json.Unmarshal([]byte(tc.in), &req)
+		args, err := ParseAttachArgs(req.Arguments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := s.planTree(dapio.Frame{Body: []byte(tc.in)}, args, req.Arguments)
+		if err != nil || string(f.Body) != tc.want {
+			t.Errorf("planTree(%s) = %s, %v; want %s", tc.in, f.Body, err, tc.want)
+		}
 	}
 }
