@@ -111,11 +111,8 @@ func (s *session) startChild(ctx context.Context, req dapio.Frame) (*session, fu
 	if _, err := s.c.SendMessage(map[string]any{"seq": 0, "type": "response", "request_seq": req.Env.Seq, "command": "startDebugging", "success": true}); err != nil {
 		return nil, func() {}, err
 	}
-	o := s.o
-	o.PID, o.Tree, o.Attach = int(pid), false, withSetting(cfg, "justMyCode", s.o.Attach["justMyCode"])
-	if o.Attach["justMyCode"] == nil {
-		delete(o.Attach, "justMyCode")
-	}
+	o := s.o // the same breakpoints, expressions and adapter; the configuration carries the parent's settings
+	o.PID, o.Tree, o.Attach = int(pid), false, cfg
 	child, closeChild := open(ctx, o, &Report{PID: o.PID})
 	return child, closeChild, nil
 }
