@@ -83,6 +83,9 @@ func TestProcessTreeGunicorn(t *testing.T) {
 			detachTree(t, parent, children, svc.Script)
 			expectWorkersServe(t, svc)
 			expectUntraced(t, append([]int{svc.PID}, svc.Workers...))
+			for _, pid := range append([]int{svc.PID}, svc.Workers...) {
+				expectDebugpyStopped(t, pid)
+			}
 		})
 	}
 }
