@@ -34,6 +34,9 @@ func (s *server) startAttach(ctx context.Context, f dapio.Frame) {
 	_ = json.Unmarshal(f.Body, &req)
 	args, err := ParseAttachArgs(req.Arguments)
 	if err == nil {
+		f, err = s.planTree(f, args, req.Arguments)
+	}
+	if err == nil {
 		err = s.openSessionLog(args.LogFile)
 	}
 	if err != nil {
@@ -152,7 +155,8 @@ func describe(sess *session.Session) string {
 
 // runBridge carries the debug session until it ends.
 func (s *server) runBridge(ctx context.Context, b *bridge.Bridge) error {
-	err := b.Run(ctx, s.frames)
+	tree := s.startTree(ctx)
+	err := tree.end(b.Run(tree.ctx, tree.frames))
 	switch {
 	case err == nil:
 		s.log.Info("session ended: the editor disconnected")

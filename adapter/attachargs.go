@@ -35,6 +35,15 @@ type AttachArgs struct {
 	KeepDebugpy   bool  // accepted for old configurations; no effect (see keepDebugpyIgnored)
 	PathMappings  bool  // the editor gave debugpy's pathMappings itself
 	RemoteDebug   session.RemoteDebug
+	// ProcessTree: also debug every Python descendant of PID, each in a
+	// child session the editor starts (adapter/tree.go).
+	ProcessTree bool
+	// TreeParent is, for a child session a process tree's parent session
+	// asked for, the parent process: the session ends with the parent's.
+	TreeParent int
+	// SubProcessID is debugpy's subProcessId: the process a session that
+	// debugpy asked for debugs (with Connect).
+	SubProcessID int
 }
 
 // Endpoint is where a debugpy listens.
@@ -93,9 +102,36 @@ func ParseAttachArgs(raw json.RawMessage) (AttachArgs, error) {
 		}
 	}
 	_, a.PathMappings = fields["pathMappings"]
-	keep, err := boolField(fields, "keepDebugpy")
-	a.KeepDebugpy = keep != nil && *keep
+	if a.ProcessTree, err = flag(fields, "processTree"); err != nil {
+		return a, err
+	}
+	if a.TreeParent, err = intField(fields, treeLinkKey); err != nil {
+		return a, err
+	}
+	if a.SubProcessID, err = intField(fields, "subProcessId"); err != nil {
+		return a, err
+	}
+	a.KeepDebugpy, err = flag(fields, "keepDebugpy")
 	return a, err
+}
+
+// intField reads an optional process ID: 0 when absent.
+func intField(fields map[string]json.RawMessage, name string) (int, error) {
+	raw, ok := fields[name]
+	if !ok || isNull(raw) {
+		return 0, nil
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil || n <= 0 {
+		return 0, badArgs(fmt.Sprintf("%q must be a process ID, not %s.", name, raw), "")
+	}
+	return n, nil
+}
+
+// flag reads an optional boolean that is false when absent.
+func flag(fields map[string]json.RawMessage, name string) (bool, error) {
+	b, err := boolField(fields, name)
+	return b != nil && *b, err
 }
 
 // parsePID accepts an integer or a string of one: editors substitute

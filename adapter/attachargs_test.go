@@ -30,9 +30,9 @@ func TestParseAttachArgs(t *testing.T) {
 			want: AttachArgs{PID: 5, GDBPath: "/opt/gdb", DebugpyPath: "/d", LogFile: "/l", DebugpyLogDir: "/g",
 				Timeout: 2500 * time.Millisecond, Strategy: inject.PendingCall, SubProcess: &yes, KeepDebugpy: true, PathMappings: true}},
 		{raw: `{"pyattachJoin": {"socket": "/run/j/join.sock", "token": "t"}, "subProcessId": 9}`,
-			want: AttachArgs{Join: &childjoin.Ticket{Socket: "/run/j/join.sock", Token: "t"}, Strategy: inject.Auto}},
+			want: AttachArgs{Join: &childjoin.Ticket{Socket: "/run/j/join.sock", Token: "t"}, Strategy: inject.Auto, SubProcessID: 9}},
 		{raw: `{"pyattachJoin": {"socket": "join.sock", "token": "t"}}`, wantErr: `"pyattachJoin" must be`},
-		{raw: `{"connect": {"host": "127.0.0.1", "port": 5678}, "subProcessId": 9}`, want: AttachArgs{Connect: &Endpoint{"127.0.0.1", 5678}, Strategy: inject.Auto}},
+		{raw: `{"connect": {"host": "127.0.0.1", "port": 5678}, "subProcessId": 9}`, want: AttachArgs{Connect: &Endpoint{"127.0.0.1", 5678}, Strategy: inject.Auto, SubProcessID: 9}},
 		{raw: `{"connect": {"host": "10.1.2.3", "port": 5678}}`, wantErr: "not this machine"},
 		{raw: `{"connect": {"port": 5678}}`, wantErr: `"connect" must be`},
 		{raw: `{"processId": 1, "remoteDebug": "gdb"}`, want: AttachArgs{PID: 1, Strategy: inject.Auto, RemoteDebug: session.RemoteDebugGDB}},
@@ -55,6 +55,10 @@ func TestParseAttachArgs(t *testing.T) {
 		{raw: `{"processId": 1, "gdbPath": 3}`, wantErr: `"gdbPath" must be a string`},
 		{raw: `{"processId": 1, "strategy": "magic"}`, wantErr: `unknown strategy "magic"`},
 		{raw: `{"processId": 1, "subProcess": "yes"}`, wantErr: `"subProcess" must be true or false`},
+		{raw: `{"processId": 1, "processTree": true}`, want: AttachArgs{PID: 1, Strategy: inject.Auto, ProcessTree: true}},
+		{raw: `{"processId": 1, "processTree": 1}`, wantErr: `"processTree" must be true or false`},
+		{raw: `{"processId": 1, "__pyattachTree": 77}`, want: AttachArgs{PID: 1, Strategy: inject.Auto, TreeParent: 77}},
+		{raw: `{"processId": 1, "__pyattachTree": "x"}`, wantErr: `"__pyattachTree" must be a process ID`},
 	}
 	for _, tc := range tests {
 		got, err := ParseAttachArgs(json.RawMessage(tc.raw))

@@ -15,4 +15,10 @@
 // Once attached, the session's bridge carries the conversation; the
 // adapter's last act is to tell the editor if debugpy's capabilities
 // differ from those it announced.
+//
+// With "processTree" (tree.go), the session is the parent of a process
+// tree: once the editor has its attach response, it asks the editor with
+// startDebugging for one child session per Python descendant of the
+// process (package proctree), each an ordinary attach by processId, and
+// its end ends theirs (treelink.go).
 package adapter

@@ -19,6 +19,14 @@
 --   "Attach to a Python process by PID (pyattach)"   type the PID
 --   "Attach to a Python process (pyattach server)"   pick, through "pyattach-server"
 --
+-- The picker lists the Python processes pyattach can attach to, each
+-- master (gunicorn's, a multiprocessing pool's) with its workers indented
+-- under it, and after each master an entry "PID and its N Python workers":
+-- picking it attaches with "processTree": true, which debugs the master and
+-- every worker, each in a child session (nvim-dap starts them on pyattach's
+-- startDebugging requests). Ending the master's session detaches from
+-- every process of the tree.
+--
 -- Start with :DapContinue (or require('dap').continue()) in a Python buffer.
 --
 -- End the session with :DapDisconnect or :DapTerminate: pyattach turns both
@@ -30,54 +38,130 @@
 -- session, or connects again to the same server with "pyattach-server".
 local M = {}
 
--- attachable returns the processes `pyattach ps --json` says pyattach can
--- attach to (docs/ps-json.md), by PID.
-local function attachable(command)
+-- python_processes returns what `pyattach ps --json` lists (docs/ps-json.md).
+local function python_processes(command)
   local out = vim.fn.system({ command, 'ps', '--json' })
   if vim.v.shell_error ~= 0 then
     vim.notify('pyattach ps --json failed: ' .. out, vim.log.levels.ERROR)
     return {}
   end
-  local by_pid = {}
-  for _, p in ipairs(vim.fn.json_decode(out).processes) do
-    if p.attachable then
-      by_pid[p.pid] = p
-    end
-  end
-  return by_pid
+  return vim.fn.json_decode(out).processes
 end
 
--- label describes a process of `pyattach ps --json` on one line: PID,
--- Python version, its container (runtime:name, or the ID's first 12
--- characters) when it runs in one, and command line.
-function M.label(p)
-  local where = ''
+-- where names the container a process of `pyattach ps --json` runs in,
+-- as "  [runtime:name]" (or the ID's first 12 characters), or "".
+function M.where(p)
   local c = p.container
-  if type(c) == 'table' then
-    local name = c.name
-    if name == nil or name == '' then
-      name = string.sub(c.id or '', 1, 12)
-    end
-    where = string.format('  [%s:%s]', c.runtime, name)
+  if type(c) ~= 'table' then
+    return ''
   end
-  return string.format('%d  Python %s%s  %s', p.pid, p.version, where, p.commandLine)
+  local name = c.name
+  if name == nil or name == '' then
+    name = string.sub(c.id or '', 1, 12)
+  end
+  return string.format('  [%s:%s]', c.runtime, name)
 end
 
--- pick_process shows nvim-dap's process picker, limited to the Python
--- processes pyattach can attach to, and returns the chosen PID (or
--- dap.ABORT). nvim-dap lists processes with `ps ah -U $USER`: to attach to
--- another user's process (as root), use the "by PID" configuration.
+-- items turns the processes into the picker's entries, in tree order: each
+-- process without a listed Python parent, by PID, followed by its
+-- descendants indented; after each attachable master, the entry for its
+-- whole tree. Each entry is { pid = PID, tree = BOOL, label = TEXT }.
+function M.items(processes)
+  local listed, children, roots = {}, {}, {}
+  for _, p in ipairs(processes) do
+    listed[p.pid] = true
+  end
+  for _, p in ipairs(processes) do
+    local parent = p.pythonParent or 0
+    if listed[parent] and parent ~= p.pid then
+      children[parent] = children[parent] or {}
+      table.insert(children[parent], p)
+    else
+      table.insert(roots, p)
+    end
+  end
+  local items = {}
+  local function add(p, depth)
+    if p.attachable then
+      local role = ''
+      if p.role == 'master' then
+        role = string.format('  master of %d', p.pythonDescendants or 0)
+      elseif p.role ~= nil and p.role ~= '' then
+        role = string.format('  %s of %d', p.role, p.pythonParent)
+      end
+      local indent = depth > 0 and (string.rep('  ', depth - 1) .. '└ ') or ''
+      table.insert(items, {
+        pid = p.pid,
+        tree = false,
+        label = string.format('%s%d  Python %s%s%s  %s', indent, p.pid, p.version, role, M.where(p), p.commandLine),
+      })
+      local n = p.pythonDescendants or 0
+      if n > 0 then
+        table.insert(items, {
+          pid = p.pid,
+          tree = true,
+          label = string.format('%s%d and its %d Python worker%s', indent, p.pid, n, n == 1 and '' or 's'),
+        })
+      end
+    end
+    for _, child in ipairs(children[p.pid] or {}) do
+      add(child, depth + 1)
+    end
+  end
+  for _, p in ipairs(roots) do
+    add(p, 0)
+  end
+  return items
+end
+
+-- tree_pid is the process last picked with its workers: enrich_config
+-- adds "processTree" to the configuration that attaches to it.
+local tree_pid = nil
+
+-- pick_process lets the user pick among the Python processes pyattach can
+-- attach to and returns the chosen PID (or dap.ABORT). nvim-dap evaluates
+-- it in a coroutine, which waits here for vim.ui.select's answer. To attach
+-- to another user's process (as root), use the "by PID" configuration.
 function M.pick_process()
-  local pythons = attachable(M.command)
-  return require('dap.utils').pick_process({
-    filter = function(proc)
-      return pythons[proc.pid] ~= nil
-    end,
-    label = function(proc)
-      return M.label(pythons[proc.pid])
-    end,
+  local dap = require('dap')
+  local items = M.items(python_processes(M.command))
+  if #items == 0 then
+    vim.notify('pyattach: no Python process to attach to', vim.log.levels.WARN)
+    return dap.ABORT
+  end
+  local co = coroutine.running()
+  local choice, answered, waiting = nil, false, false
+  vim.ui.select(items, {
     prompt = 'Python process to attach to: ',
-  })
+    format_item = function(item)
+      return item.label
+    end,
+  }, function(item)
+    choice, answered = item, true
+    if waiting then
+      coroutine.resume(co)
+    end
+  end)
+  if co and not answered then
+    waiting = true
+    coroutine.yield()
+  end
+  if choice == nil then
+    return dap.ABORT
+  end
+  tree_pid = choice.tree and choice.pid or nil
+  return choice.pid
+end
+
+-- enrich_config sets "processTree" when the process was picked with its
+-- workers (a configuration's processId can only give the PID).
+local function enrich_config(config, on_config)
+  if tree_pid ~= nil and tonumber(config.processId) == tree_pid then
+    config = vim.deepcopy(config)
+    config.processTree = true
+    tree_pid = nil
+  end
+  on_config(config)
 end
 
 -- ask_pid asks for a PID (`pyattach ps` lists them).
@@ -98,6 +182,7 @@ function M.setup(opts)
     command = M.command,
     args = { 'dap' },
     options = options,
+    enrich_config = enrich_config,
   }
   -- To use a `pyattach dap --listen 127.0.0.1:5679` you started yourself,
   -- drop `executable` and set port = 5679.
@@ -107,6 +192,7 @@ function M.setup(opts)
     port = '${port}',
     executable = { command = M.command, args = { 'dap', '--listen', '127.0.0.1:${port}' } },
     options = options,
+    enrich_config = enrich_config,
   }
   dap.configurations.python = dap.configurations.python or {}
   for _, config in ipairs({

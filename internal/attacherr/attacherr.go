@@ -16,6 +16,7 @@ const (
 	BadArguments     Code = 1001 // the client's attach arguments are malformed
 	BadRequest       Code = 1002 // a request that makes no sense in this state (launch, a second attach, ...)
 	UnknownCommand   Code = 1003 // a request command pyattach does not know before the session is bridged
+	NoChildSessions  Code = 1004 // processTree asked of an editor that cannot start child sessions (no startDebugging)
 	NoSuchProcess    Code = 2001 // no process has that PID
 	ProcessExited    Code = 2002 // the target exited while we were attaching
 	ZombieProcess    Code = 2003 // the target has exited but not been reaped
@@ -50,6 +51,7 @@ var names = map[Code]string{
 	BadArguments:     "bad-arguments",
 	BadRequest:       "bad-request",
 	UnknownCommand:   "unknown-command",
+	NoChildSessions:  "no-child-sessions",
 	NoSuchProcess:    "no-such-process",
 	ProcessExited:    "process-exited",
 	ZombieProcess:    "zombie-process",

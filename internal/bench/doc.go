@@ -5,7 +5,7 @@
 // pyattach's attach starts debugpy's adapter as its own child while gdb
 // injects; the steps table shows the two overlapping.
 //
-//	go run ./internal/bench [-rounds 10] [-sessions 2] [-python PY] [-pyattach BIN] [-json FILE] [-overhead-only]
+//	go run ./internal/bench [-rounds 10] [-sessions 2] [-tree-rounds 3] [-python PY] [-pyattach BIN] [-json FILE] [-overhead-only]
 //
 // Every round starts a fresh target.py (debugpy can be injected into a
 // process only once, and pyattach reuses a debugpy it started, which would
@@ -46,6 +46,14 @@
 // ratios, its failures and the targets it killed, with pyattach's figures
 // on their own; elsewhere it compares as above. The progress output says
 // which of the two the report is.
+//
+// The tree phase (-tree-rounds, 3 by default; 0 skips it) measures an
+// attach with "processTree" to a program that forks 8 workers
+// (tree_target.py): the time from the attach request until the last of the
+// 9 sessions (the children started as an editor starts them, one `pyattach
+// dap` each, concurrently) has its attach answered, against a single
+// attach to the same master (goal: at most 1.5 times), and the longest
+// heartbeat gap any worker saw meanwhile.
 //
 // Every process the benchmark starts carries an environment tag, which its
 // own children inherit; each round ends by killing, by PID, every process

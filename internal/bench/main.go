@@ -30,6 +30,8 @@ type config struct {
 	overheadOnly    bool          // run nothing else
 	overheadPythons string        // comma-separated interpreters; "" for pyenv's and /usr/bin/python3
 	overheadWindow  time.Duration // each throughput measurement
+
+	treeRounds int // rounds of the process-tree phase; 0 skips it
 }
 
 func parseFlags(args []string) (config, error) {
@@ -47,6 +49,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.overheadOnly, "overhead-only", false, "measure only that")
 	fs.StringVar(&c.overheadPythons, "overhead-pythons", "", "comma-separated `interpreters` for the overhead phase (default: every pyenv CPython 3.8+ and /usr/bin/python3)")
 	fs.DurationVar(&c.overheadWindow, "overhead-window", 3*time.Second, "how long each throughput `measurement` of the overhead phase lasts")
+	fs.IntVar(&c.treeRounds, "tree-rounds", 3, "rounds of the process-tree phase (a single attach and a 1+8 process tree each); 0 skips it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -91,6 +94,10 @@ func run(cfg config) error {
 		results = b.run(ctx, phaseAttach, cfg.rounds, cases)
 		results = append(results, b.run(ctx, phaseSession, cfg.sessions, b.sessionCases())...)
 	}
+	var trees []treeResult
+	if !cfg.overheadOnly && cfg.treeRounds > 0 {
+		trees = b.measureTrees(ctx)
+	}
 	var overhead []overheadResult
 	if cfg.overhead {
 		overhead = b.measureOverhead(ctx)
@@ -100,7 +107,7 @@ func run(cfg config) error {
 		fmt.Println("**Interrupted: partial results.**")
 	}
 	if cfg.jsonPath != "" {
-		if err := writeJSON(cfg.jsonPath, m, results, overhead); err != nil {
+		if err := writeJSON(cfg.jsonPath, m, results, trees, overhead); err != nil {
 			return err
 		}
 	}
@@ -109,6 +116,9 @@ func run(cfg config) error {
 		b.progress("report: %s", s.branch())
 	}
 	writeReport(os.Stdout, m, s, overhead, cfg.overheadWindow, commandLine())
+	if len(trees) > 0 {
+		writeTrees(os.Stdout, trees)
+	}
 	if interrupted != nil {
 		return fmt.Errorf("interrupted: %w", interrupted)
 	}
@@ -210,12 +220,13 @@ func commandLine() string {
 	return strings.Join(append([]string{"go run ./internal/bench"}, os.Args[1:]...), " ")
 }
 
-func writeJSON(path string, m machine, results []result, overhead []overheadResult) error {
+func writeJSON(path string, m machine, results []result, trees []treeResult, overhead []overheadResult) error {
 	data, err := json.MarshalIndent(struct {
 		Machine  machine          `json:"machine"`
 		Results  []result         `json:"results"`
+		Trees    []treeResult     `json:"trees,omitempty"`
 		Overhead []overheadResult `json:"overhead,omitempty"`
-	}{m, results, overhead}, "", "  ")
+	}{m, results, trees, overhead}, "", "  ")
 	if err != nil {
 		return err
 	}

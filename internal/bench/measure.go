@@ -96,7 +96,7 @@ type transfer struct {
 
 // bigVariables fetches the children of target.py's big dict n times.
 func (s *session) bigVariables(ctx context.Context, n int) ([]transfer, error) {
-	frame, err := s.frameID(ctx, "main")
+	frame, err := s.frameID(ctx, "serve")
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ Two threads:
   the attach's.
 
 * main: calls hit() every 2 ms; the benchmark's breakpoint is the line
-  marked BREAK. main() keeps BIG, a large dict, in a local variable, for the
+  marked BREAK. serve() keeps BIG, a large dict, in a local variable, for the
   variables throughput test.
 
 File layout (little-endian):
@@ -65,7 +65,11 @@ def hit(n):
 
 
 def main():
-    path = sys.argv[1]
+    serve(sys.argv[1])
+
+
+def serve(path):
+    """Beat into the heartbeat file at path, and call hit() for ever."""
     size = HEADER.size + RING * ENTRY.size
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     os.ftruncate(fd, size)

@@ -88,10 +88,27 @@ func (p pyattachTool) name() string { return "pyattach" }
 // attach starts pyattach and initializes it before the clock starts: the
 // attach latency runs from the attach request.
 func (p pyattachTool) attach(ctx context.Context, b *bench, t *target, dir, tag string) (*session, error) {
+	s, err := p.start(ctx, b, dir, "pyattach", tag, initializeArgs)
+	if err != nil {
+		return nil, err
+	}
+	s.t0 = time.Now()
+	req := attachArgs()
+	req["processId"] = t.pid
+	attach, err := s.client.send("attach", req)
+	if err != nil {
+		return nil, err
+	}
+	return s, s.configure(ctx, attach, b)
+}
+
+// start runs `pyattach dap` (name names its files in dir) and sends it
+// initialize with init.
+func (p pyattachTool) start(ctx context.Context, b *bench, dir, name, tag string, init map[string]any) (*session, error) {
 	s := &session{}
 	args := []string{"dap"}
 	if p.log {
-		s.logPath = filepath.Join(dir, "pyattach.log")
+		s.logPath = filepath.Join(dir, name+".log")
 		args = append(args, "--log", s.logPath)
 	}
 	cmd := exec.Command(p.bin, args...)
@@ -103,7 +120,7 @@ func (p pyattachTool) attach(ctx context.Context, b *bench, t *target, dir, tag 
 	if err != nil {
 		return nil, err
 	}
-	stderr, err := os.Create(filepath.Join(dir, "pyattach.stderr"))
+	stderr, err := os.Create(filepath.Join(dir, name+".stderr"))
 	if err != nil {
 		return nil, err
 	}
@@ -114,17 +131,10 @@ func (p pyattachTool) attach(ctx context.Context, b *bench, t *target, dir, tag 
 	}
 	s.adapterPID, s.conn = cmd.Process.Pid, stdin
 	s.client = newDAPClient(stdout, stdin)
-	if _, err := s.client.call(ctx, "initialize", initializeArgs, nil); err != nil {
+	if _, err := s.client.call(ctx, "initialize", init, nil); err != nil {
 		return nil, err
 	}
-	s.t0 = time.Now()
-	req := attachArgs()
-	req["processId"] = t.pid
-	attach, err := s.client.send("attach", req)
-	if err != nil {
-		return nil, err
-	}
-	return s, s.configure(ctx, attach, b)
+	return s, nil
 }
 
 // debugpyTool attaches with debugpy's own attach-by-PID, as VS Code does:

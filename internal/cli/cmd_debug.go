@@ -34,6 +34,7 @@ type debugFlags struct {
 	debugpyPath   string
 	jsonOut       bool
 	logPath       string
+	tree          bool
 }
 
 func (d *debugFlags) register(fs *flag.FlagSet) {
@@ -46,11 +47,12 @@ func (d *debugFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.debugpyPath, "debugpy-path", "", "directory holding the debugpy package to use in the target")
 	fs.BoolVar(&d.jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&d.logPath, "log", os.Getenv(envLog), "record the session in `FILE`")
+	fs.BoolVar(&d.tree, "tree", false, "also debug every Python descendant of PID (gunicorn's workers, a multiprocessing pool); each stop says its process")
 }
 
 // options turns the flags into a headless session for pid.
 func (d *debugFlags) options(pid int, serve func(context.Context, io.Reader, io.Writer) error) (headless.Options, error) {
-	o := headless.Options{PID: pid, Evaluate: d.evals, Hits: d.hits, Wait: d.wait, Serve: serve, Attach: map[string]any{}}
+	o := headless.Options{PID: pid, Evaluate: d.evals, Hits: d.hits, Wait: d.wait, Serve: serve, Attach: map[string]any{}, Tree: d.tree}
 	for _, b := range d.breaks {
 		loc, err := headless.ParseLocation(b)
 		if err != nil {

@@ -19,7 +19,7 @@ import (
 
 // contractFields are the keys docs/ps-json.md gives every process.
 var contractFields = []string{"attachable", "cmdline", "commandLine", "debugpy", "debugpyLoaded", "executable",
-	"implementation", "pid", "ppid", "reason", "remedy", "uid", "user", "venv", "version"}
+	"implementation", "pid", "ppid", "pythonDescendants", "pythonParent", "reason", "remedy", "role", "uid", "user", "venv", "version"}
 
 func TestPSJSON(t *testing.T) {
 	py := pyenv(t, 3, 11)
@@ -85,7 +85,7 @@ func TestPSTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(out.String(), "\n")
-	if !strings.HasPrefix(lines[0], "PID ") || strings.Join(strings.Fields(lines[0]), " ") != "PID USER PYTHON ATTACH COMMAND" {
+	if !strings.HasPrefix(lines[0], "PID ") || strings.Join(strings.Fields(lines[0]), " ") != "PID USER PYTHON ATTACH ROLE COMMAND" {
 		t.Errorf("header %q", lines[0])
 	}
 	for _, line := range lines {

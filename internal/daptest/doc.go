@@ -16,4 +16,9 @@
 //
 // The client is meant to be used from the test's own goroutine: its waits
 // call t.Fatalf.
+//
+// StartChildren and StartChild serve the adapter's startDebugging requests
+// as an editor does, each by starting a child session (another adapter,
+// or another connection to the same server) whose attach carries the
+// request's configuration.
 package daptest

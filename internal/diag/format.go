@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -9,9 +10,10 @@ import (
 )
 
 // WriteTable writes processes as the aligned table of `pyattach ps`:
-// PID, USER, PYTHON, ATTACH ("yes", or "no: " and a short reason),
+// PID, USER, PYTHON, ATTACH ("yes", or "no: " and a short reason), ROLE,
 // CONTAINER (runtime:name, only when some process runs in a container)
-// and COMMAND.
+// and COMMAND. Each process's Python descendants follow it, their
+// commands indented one step per generation.
 func WriteTable(w io.Writer, procs []Process) error {
 	if len(procs) == 0 {
 		_, err := fmt.Fprintln(w, "No Python processes found (`pyattach ps --all` includes other users' processes).")
@@ -19,17 +21,18 @@ func WriteTable(w io.Writer, procs []Process) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	containers := slices.ContainsFunc(procs, func(p Process) bool { return p.Container != nil })
-	header := "PID\tUSER\tPYTHON\tATTACH\t"
+	header := "PID\tUSER\tPYTHON\tATTACH\tROLE\t"
 	if containers {
 		header += "CONTAINER\t"
 	}
 	fmt.Fprintln(tw, header+"COMMAND")
-	for _, p := range procs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t", p.PID, p.User, pythonColumn(p), attachColumn(p))
+	for _, row := range treeOrder(procs) {
+		p := row.Process
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t", p.PID, p.User, pythonColumn(p), attachColumn(p), roleColumn(p))
 		if containers {
 			fmt.Fprintf(tw, "%s\t", containerColumn(p))
 		}
-		fmt.Fprintf(tw, "%s\n", oneLine(p.CommandLine))
+		fmt.Fprintf(tw, "%s%s\n", strings.Repeat("  ", row.depth), oneLine(p.CommandLine))
 	}
 	return tw.Flush()
 }
@@ -41,6 +44,51 @@ func containerColumn(p Process) string {
 		return "-"
 	}
 	return p.Container.Short()
+}
+
+// treeRow is a process with its depth below the first listed ancestor.
+type treeRow struct {
+	Process
+	depth int
+}
+
+// treeOrder lists the processes that have no listed Python parent by PID,
+// each followed by its descendants, depth first.
+func treeOrder(procs []Process) []treeRow {
+	listed := map[int]bool{}
+	kids := map[int][]Process{}
+	for _, p := range procs {
+		listed[p.PID] = true
+	}
+	var roots []Process
+	for _, p := range procs {
+		if listed[p.PythonParent] && p.PythonParent != p.PID {
+			kids[p.PythonParent] = append(kids[p.PythonParent], p)
+		} else {
+			roots = append(roots, p)
+		}
+	}
+	var rows []treeRow
+	var add func(p Process, depth int)
+	add = func(p Process, depth int) {
+		rows = append(rows, treeRow{p, depth})
+		for _, k := range kids[p.PID] {
+			add(k, depth+1)
+		}
+	}
+	for _, r := range roots {
+		add(r, 0)
+	}
+	return rows
+}
+
+// roleColumn says "master of N" for a process with Python descendants, and
+// its role otherwise.
+func roleColumn(p Process) string {
+	if p.PythonDescendants > 0 {
+		return fmt.Sprintf("%s of %d", cmp.Or(p.Role, "parent"), p.PythonDescendants)
+	}
+	return cmp.Or(p.Role, "-")
 }
 
 // pythonColumn shows the version, with the implementation when it is not CPython.

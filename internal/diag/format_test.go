@@ -21,12 +21,27 @@ func TestWriteTable(t *testing.T) {
 			{PID: 7, User: "root", Implementation: "CPython", Version: "3.7.16", Short: "CPython 3.7.16", CommandLine: "python3.7 old.py"},
 			{PID: 99999, User: "1001", Implementation: "PyPy", Version: "3.9", Short: "PyPy", CommandLine: "pypy3 x.py"},
 			{PID: 8, User: "bob", Short: "other user", CommandLine: "python3 y.py"},
-		}, `PID    USER   PYTHON    ATTACH               COMMAND
-42     alice  3.11.7    yes                  python3 app.py --port 8080
-1234   alice  3.12.1    yes, debugpy loaded  python3 -c import x x.run()
-7      root   3.7.16    no: CPython 3.7.16   python3.7 old.py
-99999  1001   PyPy 3.9  no: PyPy             pypy3 x.py
-8      bob    ?         no: other user       python3 y.py
+		}, `PID    USER   PYTHON    ATTACH               ROLE  COMMAND
+42     alice  3.11.7    yes                  -     python3 app.py --port 8080
+1234   alice  3.12.1    yes, debugpy loaded  -     python3 -c import x x.run()
+7      root   3.7.16    no: CPython 3.7.16   -     python3.7 old.py
+99999  1001   PyPy 3.9  no: PyPy             -     pypy3 x.py
+8      bob    ?         no: other user       -     python3 y.py
+`},
+		{"tree", []Process{
+			{PID: 10, User: "alice", Version: "3.12.1", Attachable: true, Role: "master", PythonDescendants: 3, CommandLine: "gunicorn app:app"},
+			{PID: 11, User: "alice", Version: "3.12.1", Attachable: true, Role: "worker", PythonParent: 10, CommandLine: "gunicorn app:app"},
+			{PID: 12, User: "alice", Version: "3.12.1", Attachable: true, Role: "master", PythonParent: 10, PythonDescendants: 1, CommandLine: "gunicorn app:app"},
+			{PID: 13, User: "alice", Version: "3.12.1", Attachable: true, Role: "worker", PythonParent: 12, CommandLine: "gunicorn app:app"},
+			{PID: 14, User: "alice", Version: "3.12.1", Attachable: true, Role: "worker", PythonParent: 10, CommandLine: "gunicorn app:app"},
+			{PID: 20, User: "alice", Version: "3.11.7", Attachable: true, CommandLine: "python3 other.py"},
+		}, `PID  USER   PYTHON  ATTACH  ROLE         COMMAND
+10   alice  3.12.1  yes     master of 3  gunicorn app:app
+11   alice  3.12.1  yes     worker         gunicorn app:app
+12   alice  3.12.1  yes     master of 1    gunicorn app:app
+13   alice  3.12.1  yes     worker           gunicorn app:app
+14   alice  3.12.1  yes     worker         gunicorn app:app
+20   alice  3.11.7  yes     -            python3 other.py
 `},
 		{"containers", []Process{
 			{PID: 42, User: "root", Implementation: "CPython", Version: "3.11.2", Short: "own network", CommandLine: "python3 /app/main.py",
@@ -34,10 +49,10 @@ func TestWriteTable(t *testing.T) {
 			{PID: 43, User: "root", Implementation: "CPython", Version: "3.11.2", Short: "own network", CommandLine: "python3 w.py",
 				Container: &procfs.Container{Runtime: "containerd", ID: "4f2b8c3d9e1a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c"}},
 			{PID: 50, User: "alice", Implementation: "CPython", Version: "3.11.7", Attachable: true, CommandLine: "python3 app.py"},
-		}, `PID  USER   PYTHON  ATTACH           CONTAINER                COMMAND
-42   root   3.11.2  no: own network  docker:web               python3 /app/main.py
-43   root   3.11.2  no: own network  containerd:4f2b8c3d9e1a  python3 w.py
-50   alice  3.11.7  yes              -                        python3 app.py
+		}, `PID  USER   PYTHON  ATTACH           ROLE  CONTAINER                COMMAND
+42   root   3.11.2  no: own network  -     docker:web               python3 /app/main.py
+43   root   3.11.2  no: own network  -     containerd:4f2b8c3d9e1a  python3 w.py
+50   alice  3.11.7  yes              -     -                        python3 app.py
 `},
 	}
 	for _, tt := range tests {

@@ -48,7 +48,7 @@ func findAdapters() adapters {
 	}
 	for _, pid := range pids {
 		cmdline, err := os.ReadFile(procFile(pid, "cmdline"))
-		if err != nil || !isAdapter(strings.Split(string(cmdline), "\x00")) {
+		if err != nil || !IsDebugpyAdapter(strings.Split(string(cmdline), "\x00")) {
 			continue
 		}
 		netns, _ := os.Readlink(procFile(pid, "ns/net"))
@@ -61,9 +61,9 @@ func findAdapters() adapters {
 	return found
 }
 
-// isAdapter reports whether a command line runs debugpy's adapter, as
+// IsDebugpyAdapter reports whether a command line runs debugpy's adapter, as
 // `python .../debugpy/adapter ...` or `python -m debugpy.adapter ...`.
-func isAdapter(argv []string) bool {
+func IsDebugpyAdapter(argv []string) bool {
 	for _, arg := range argv {
 		clean := strings.TrimSuffix(path.Clean(arg), "/__main__.py")
 		if arg == "debugpy.adapter" || strings.HasSuffix(clean, "/debugpy/adapter") {

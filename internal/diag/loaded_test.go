@@ -43,8 +43,8 @@ func TestIsAdapter(t *testing.T) {
 		{[]string{""}, false},
 	}
 	for _, tt := range tests {
-		if got := isAdapter(tt.argv); got != tt.want {
-			t.Errorf("isAdapter(%q) = %v, want %v", tt.argv, got, tt.want)
+		if got := IsDebugpyAdapter(tt.argv); got != tt.want {
+			t.Errorf("IsDebugpyAdapter(%q) = %v, want %v", tt.argv, got, tt.want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/procfs"
+	"github.com/pyattach/pyattach/internal/proctree"
 	"github.com/pyattach/pyattach/session"
 )
 
@@ -38,6 +39,13 @@ type Process struct {
 	// process of the host (or of the container pyattach runs in, when its
 	// runtime's traces are hidden).
 	Container *procfs.Container `json:"container,omitempty"`
+	// The process's place among the Python processes listed (package
+	// proctree): its nearest Python ancestor (0 if none), its role
+	// ("master", "worker", "child" or "") and how many listed Python
+	// processes descend from it.
+	PythonParent      int    `json:"pythonParent"`
+	Role              string `json:"role"`
+	PythonDescendants int    `json:"pythonDescendants"`
 
 	// Short says in two or three words why an attach would fail, for the
 	// table; "" when attachable.
@@ -85,7 +93,29 @@ func List(opts ListOptions) ([]Process, error) {
 			procs = append(procs, *r)
 		}
 	}
+	placeInTrees(procs)
 	return procs, nil
+}
+
+// placeInTrees fills in each process's Python parent and role among the
+// processes listed; a process whose parents cannot be read is left alone.
+func placeInTrees(procs []Process) {
+	parents, err := procfs.Parents()
+	if err != nil {
+		return
+	}
+	pythons := map[int]string{}
+	for _, p := range procs {
+		if !IsDebugpyAdapter(p.Cmdline) { // an earlier attach's helper, not one of the program's workers
+			pythons[p.PID] = p.Executable
+		}
+	}
+	tree := proctree.Build(parents, pythons)
+	for i := range procs {
+		if n, ok := tree.Node(procs[i].PID); ok {
+			procs[i].PythonParent, procs[i].Role, procs[i].PythonDescendants = n.PythonParent, string(n.Role), n.Descendants
+		}
+	}
 }
 
 // scanner holds what every process's inspection shares.

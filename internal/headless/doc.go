@@ -6,5 +6,7 @@
 // any expressions asked for, then detach and leave it running. To be sure
 // this is the real thing and not a second implementation, Run plays the
 // editor's part over DAP against the very adapter.Serve that `pyattach
-// dap` runs, connected through in-memory pipes.
+// dap` runs, connected through in-memory pipes. With --tree it also plays
+// the editor's part for the child sessions of a process tree (tree.go),
+// each another adapter.Serve on pipes of its own.
 package headless

@@ -11,7 +11,8 @@ import (
 // Report is what a scripted session saw.
 type Report struct {
 	PID         int              `json:"pid"`
-	Narration   []string         `json:"narration"` // pyattach's account of the attach
+	Processes   []int            `json:"processes,omitempty"` // with --tree: the Python descendants debugged too
+	Narration   []string         `json:"narration"`           // pyattach's account of the attach
 	Breakpoints []dap.Breakpoint `json:"breakpoints"`
 	Stops       []Stop           `json:"stops"`
 	Detached    bool             `json:"detached"`
@@ -19,6 +20,7 @@ type Report struct {
 
 // Stop is one time the program stopped.
 type Stop struct {
+	PID         int          `json:"pid,omitempty"` // with --tree: the process that stopped
 	Reason      string       `json:"reason"`
 	ThreadID    int          `json:"threadId"`
 	ThreadName  string       `json:"threadName"`
@@ -58,7 +60,11 @@ func (r *Report) Print(w io.Writer) {
 		if thread == "" {
 			thread = fmt.Sprintf("thread %d", s.ThreadID)
 		}
-		fmt.Fprintf(w, "\nstop %d: %s in %s\n", i+1, s.Reason, thread)
+		where := thread
+		if s.PID != 0 {
+			where = fmt.Sprintf("%s of process %d", thread, s.PID)
+		}
+		fmt.Fprintf(w, "\nstop %d: %s in %s\n", i+1, s.Reason, where)
 		for level, f := range s.Frames {
 			fmt.Fprintf(w, "  #%d %s at %s:%d\n", level, f.Name, f.File, f.Line)
 		}
@@ -79,7 +85,10 @@ func (r *Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "  %s  -> %s\n", e.Expression, oneLine(e.Result))
 		}
 	}
-	if r.Detached {
+	switch {
+	case r.Detached && len(r.Processes) > 0:
+		fmt.Fprintf(w, "\ndetached from process %d and its %d Python descendants; they keep running\n", r.PID, len(r.Processes))
+	case r.Detached:
 		fmt.Fprintf(w, "\ndetached from process %d; it keeps running\n", r.PID)
 	}
 }

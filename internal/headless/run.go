@@ -47,6 +47,9 @@ type Options struct {
 	Hits        int            // stops to report before detaching; 0 means 1
 	Wait        time.Duration  // how long to wait for each stop; 0 means a minute
 	Attach      map[string]any // further attach arguments (gdbPath, debugpyPath, justMyCode, timeout, ...)
+	// Tree also debugs every Python descendant of PID ("processTree"),
+	// each in a child session Run runs itself, as an editor would.
+	Tree bool
 	// Serve is the adapter to talk to: adapter.Serve with its configuration.
 	Serve func(ctx context.Context, r io.Reader, w io.Writer) error
 }
@@ -61,6 +64,21 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Wait <= 0 {
 		o.Wait = time.Minute
 	}
+	s, closeSession := open(ctx, o, &Report{PID: o.PID})
+	defer closeSession()
+	var err error
+	if o.Tree {
+		err = s.runTree(ctx)
+	} else {
+		err = s.run(ctx)
+	}
+	s.report.Narration = s.narration()
+	return s.report, err
+}
+
+// open starts a session of the adapter, o.Serve, on in-memory pipes; the
+// function it returns ends it.
+func open(ctx context.Context, o Options, report *Report) (*session, func()) {
 	toAdapter, fromClient := io.Pipe()
 	toClient, fromAdapter := io.Pipe()
 	served := make(chan error, 1)
@@ -68,14 +86,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		served <- o.Serve(ctx, toAdapter, fromAdapter)
 		fromAdapter.Close()
 	}()
-	defer func() {
+	s := &session{c: dapio.NewClient(toClient, fromClient, nil), o: o, report: report}
+	return s, func() {
 		fromClient.Close()
 		<-served
-	}()
-	s := &session{c: dapio.NewClient(toClient, fromClient, nil), o: o, report: &Report{PID: o.PID}}
-	err := s.run(ctx)
-	s.report.Narration = s.narration()
-	return s.report, err
+	}
 }
 
 // session is one scripted run.
@@ -88,10 +103,7 @@ type session struct {
 }
 
 func (s *session) run(ctx context.Context) (err error) {
-	if err := s.c.Call(ctx, "initialize", map[string]any{
-		"clientID": "pyattach-debug", "clientName": "pyattach debug", "adapterID": "pyattach",
-		"linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path", "supportsVariableType": true,
-	}, nil); err != nil {
+	if err := s.initialize(ctx); err != nil {
 		return err
 	}
 	if err := s.attach(ctx); err != nil {
@@ -113,6 +125,16 @@ func (s *session) run(ctx context.Context) (err error) {
 	return nil
 }
 
+// initialize opens the conversation; a tree session says it can start
+// child sessions.
+func (s *session) initialize(ctx context.Context) error {
+	return s.c.Call(ctx, "initialize", map[string]any{
+		"clientID": "pyattach-debug", "clientName": "pyattach debug", "adapterID": "pyattach",
+		"linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path", "supportsVariableType": true,
+		"supportsStartDebuggingRequest": s.o.Tree,
+	}, nil)
+}
+
 // attach sends attach and configures the breakpoints once debugpy says it
 // is initialized; debugpy answers attach only after configurationDone.
 func (s *session) attach(ctx context.Context) error {
@@ -121,6 +143,9 @@ func (s *session) attach(ctx context.Context) error {
 		args[k] = v
 	}
 	args["processId"] = s.o.PID
+	if s.o.Tree {
+		args["processTree"] = true
+	}
 	seq, err := s.c.Send("attach", args)
 	if err != nil {
 		return err

@@ -77,6 +77,7 @@ export const OPTION_CHECKS: Readonly<Record<string, OptionCheck>> = {
   strategy: isOneOf(STRATEGIES),
   remoteDebug: isOneOf(REMOTE_DEBUG_MODES),
   keepDebugpy: isBoolean,
+  processTree: isBoolean,
   justMyCode: isBoolean,
   redirectOutput: isBoolean,
   subProcess: isBoolean,
@@ -178,4 +179,27 @@ export function checkConfiguration(config: Configuration): Checked {
 /** Renders a JSON value for an error message. */
 function show(value: unknown): string {
   return value === undefined ? 'missing' : JSON.stringify(value);
+}
+
+/**
+ * The processes picked "with its workers". `${command:pickProcess}` can only
+ * be replaced with a PID, so the picker notes the choice here and the
+ * substituted configuration gets "processTree" from it.
+ */
+export class TreeChoices {
+  private readonly pids = new Set<string>();
+
+  /** Records whether the process pid was picked with its tree. */
+  note(pid: string, tree: boolean): void {
+    if (tree) {
+      this.pids.add(pid);
+    } else {
+      this.pids.delete(pid);
+    }
+  }
+
+  /** Returns config with "processTree": true if its processId was picked with its tree; each choice applies once. */
+  apply(config: Configuration): Configuration {
+    return this.pids.delete(String(config.processId)) ? { ...config, processTree: true } : config;
+  }
 }

@@ -7,7 +7,7 @@
  */
 import * as vscode from 'vscode';
 
-import { checkConfiguration, defaultConfiguration, needsProcess, withDefaults } from './attachConfig';
+import { TreeChoices, checkConfiguration, defaultConfiguration, needsProcess, withDefaults } from './attachConfig';
 import { BinaryLocation } from './adapterBinary';
 
 /** Offers "Attach to a running Python process" in the Run and Debug view without a launch.json. */
@@ -20,10 +20,12 @@ export class AttachConfigurationResolver implements vscode.DebugConfigurationPro
   /**
    * @param pick shows the process picker, resolving to a PID string or undefined if cancelled.
    * @param locate finds the pyattach executable.
+   * @param trees the processes the picker was told to debug with their workers.
    */
   constructor(
     private readonly pick: () => Promise<string | undefined>,
     private readonly locate: () => BinaryLocation,
+    private readonly trees: TreeChoices,
   ) {}
 
   /** Fills in an empty configuration (F5 without launch.json) and asks for the process when none is named. */
@@ -38,7 +40,7 @@ export class AttachConfigurationResolver implements vscode.DebugConfigurationPro
 
   /** Checks the substituted configuration, and that there is a pyattach to run it. */
   resolveDebugConfigurationWithSubstitutedVariables(_folder: vscode.WorkspaceFolder | undefined, config: vscode.DebugConfiguration): vscode.DebugConfiguration | undefined {
-    const checked = checkConfiguration(config);
+    const checked = checkConfiguration(this.trees.apply(config));
     if (!checked.ok) {
       void vscode.window.showErrorMessage(`Cannot start "${config.name}": ${checked.problems.join(' ')}`);
       return undefined;

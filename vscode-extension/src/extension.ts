@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 
 import { BinaryLocation, locateBinary } from './adapterBinary';
 import { PyattachAdapterFactory } from './adapterFactory';
-import { DEBUG_TYPE } from './attachConfig';
+import { DEBUG_TYPE, TreeChoices } from './attachConfig';
 import { AttachConfigurationResolver, dynamicConfigurations } from './configProvider';
 import { pickProcess } from './picker';
 import { ListResult, listProcesses } from './psCommand';
@@ -31,10 +31,17 @@ export function activate(context: vscode.ExtensionContext): void {
     const binary = locate();
     return binary.ok ? listProcesses(binary.path) : Promise.resolve({ ok: false, kind: 'cannot-run', message: binary.message, remedy: '' });
   };
-  const pick = (): Promise<string | undefined> => pickProcess(list);
+  const trees = new TreeChoices();
+  const pick = async (): Promise<string | undefined> => {
+    const picked = await pickProcess(list);
+    if (picked !== undefined) {
+      trees.note(picked.pid, picked.tree);
+    }
+    return picked?.pid;
+  };
   context.subscriptions.push(
     vscode.commands.registerCommand(PICK_PROCESS_COMMAND, pick),
-    vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, new AttachConfigurationResolver(pick, locate)),
+    vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, new AttachConfigurationResolver(pick, locate, trees)),
     vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, dynamicConfigurations, vscode.DebugConfigurationProviderTriggerKind.Dynamic),
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new PyattachAdapterFactory(locate)),
   );

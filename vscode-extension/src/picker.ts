@@ -12,12 +12,17 @@ import { ListResult } from './psCommand';
 
 const REFRESH: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('refresh'), tooltip: 'Refresh the list' };
 
+/** What the user picked: a PID (as a command variable is replaced with a string), and whether with its process tree. */
+export interface Picked {
+  pid: string;
+  tree: boolean;
+}
+
 /**
- * Shows the picker. Resolves to the chosen PID as a string, which is what a
- * command variable is replaced with, or to undefined when the user cancels:
- * VS Code then does not start the session.
+ * Shows the picker. Resolves to the chosen PID, or to undefined when the
+ * user cancels: VS Code then does not start the session.
  */
-export function pickProcess(list: () => Promise<ListResult>): Promise<string | undefined> {
+export function pickProcess(list: () => Promise<ListResult>): Promise<Picked | undefined> {
   const qp = vscode.window.createQuickPick<PickItem>();
   qp.title = 'Attach to a running Python process (pyattach)';
   qp.placeholder = 'Listing the Python processes…';
@@ -60,18 +65,20 @@ export function pickProcess(list: () => Promise<ListResult>): Promise<string | u
   });
 }
 
-/** Carries out the chosen action, resolving to a PID string or undefined. */
-async function followUp(action: PickAction): Promise<string | undefined> {
+/** Carries out the chosen action, resolving to the pick or undefined. */
+async function followUp(action: PickAction): Promise<Picked | undefined> {
   switch (action.kind) {
     case 'attach':
-      return String(action.pid);
+      return { pid: String(action.pid), tree: false };
+    case 'attach-tree':
+      return { pid: String(action.pid), tree: true };
     case 'confirm': {
       const anyway = 'Attach Anyway';
       const answer = await vscode.window.showWarningMessage(action.warning, { modal: true }, anyway);
-      return answer === anyway ? String(action.pid) : undefined;
+      return answer === anyway ? { pid: String(action.pid), tree: false } : undefined;
     }
-    case 'enter-pid':
-      return vscode.window.showInputBox({
+    case 'enter-pid': {
+      const pid = await vscode.window.showInputBox({
         title: 'Attach to a running Python process (pyattach)',
         prompt: 'The PID of the Python process to attach to',
         validateInput: (text) => {
@@ -79,6 +86,8 @@ async function followUp(action: PickAction): Promise<string | undefined> {
           return typeof pid === 'string' ? 'Enter a process ID: a positive whole number.' : undefined;
         },
       });
+      return pid === undefined ? undefined : { pid, tree: false };
+    }
     case 'none':
       return undefined;
   }

@@ -39,6 +39,12 @@ export interface PythonProcess {
   remedy: string;
   /** The container the process runs in; absent for a process of the host. */
   container?: ContainerInfo;
+  /** The nearest ancestor that is a listed Python process, or 0. */
+  pythonParent: number;
+  /** Its part in its process tree: "master", "worker", "child" or "" (docs/ps-json.md). */
+  role: string;
+  /** How many listed Python processes descend from it (a master's workers). */
+  pythonDescendants: number;
 }
 
 /** A process's container, as `pyattach ps --json` describes it. */
@@ -106,6 +112,9 @@ function parseProcess(entry: unknown, index: number): PythonProcess {
     reason: field.string('reason'),
     remedy: field.string('remedy'),
     ...parseContainer(entry.container, `processes[${index}].container`),
+    pythonParent: field.number('pythonParent', 0),
+    role: field.string('role'),
+    pythonDescendants: field.number('pythonDescendants', 0),
   };
 }
 

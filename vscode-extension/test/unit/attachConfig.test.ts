@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 
-import { checkConfiguration, Configuration, DEFAULT_NAME, defaultConfiguration, needsProcess, parseProcessId, withDefaults } from '../../src/attachConfig';
+import { checkConfiguration, Configuration, TreeChoices, DEFAULT_NAME, defaultConfiguration, needsProcess, parseProcessId, withDefaults } from '../../src/attachConfig';
 
 describe('parseProcessId', () => {
   const cases: { value: unknown; want: number | RegExp }[] = [
@@ -144,5 +144,23 @@ describe('a child process\'s session', () => {
     const joining = { type: 'pyattach', request: 'attach', connect: { host: '127.0.0.1', port: 5678 } };
     assert.strictEqual(needsProcess(joining), false);
     assert.deepStrictEqual(checkConfiguration(joining), { ok: true, config: joining });
+  });
+});
+
+describe('TreeChoices', () => {
+  it('sets processTree once on the configuration of a process picked with its workers', () => {
+    const trees = new TreeChoices();
+    trees.note('10', true);
+    trees.note('11', false);
+    assert.deepEqual(trees.apply({ processId: '10', name: 'x' }), { processId: '10', name: 'x', processTree: true });
+    assert.deepEqual(trees.apply({ processId: '10' }), { processId: '10' });
+    assert.deepEqual(trees.apply({ processId: 11 }), { processId: 11 });
+  });
+
+  it('forgets a tree choice when the same process is picked alone', () => {
+    const trees = new TreeChoices();
+    trees.note('10', true);
+    trees.note('10', false);
+    assert.deepEqual(trees.apply({ processId: 10 }), { processId: 10 });
   });
 });

@@ -82,3 +82,34 @@ describe('pickerContents', () => {
     assert.match(failed.placeholder, /could not list/);
   });
 });
+
+describe('pickerContents with a process tree', () => {
+  const ps = JSON.stringify({
+    processes: [
+      { pid: 10, commandLine: 'gunicorn app:app', implementation: 'CPython', version: '3.12.1', user: 'alice', attachable: true, role: 'master', pythonDescendants: 2 },
+      { pid: 11, commandLine: 'gunicorn app:app', implementation: 'CPython', version: '3.12.1', user: 'alice', attachable: true, role: 'worker', pythonParent: 10 },
+      { pid: 12, commandLine: 'gunicorn app:app', implementation: 'CPython', version: '3.12.1', user: 'alice', attachable: true, role: 'worker', pythonParent: 10 },
+      { pid: 5, commandLine: 'python3 other.py', implementation: 'CPython', version: '3.11.7', user: 'alice', attachable: true },
+    ],
+  });
+  const { items } = pickerContents({ ok: true, processes: parsePsOutput(ps) });
+
+  it('shows each master with its workers indented under it, and offers the whole tree', () => {
+    assert.deepEqual(
+      items.map((i) => [i.label, i.description]),
+      [
+        ['gunicorn app:app', 'PID 10 · master of 2 · CPython 3.12.1 · alice'],
+        ['$(type-hierarchy) 10 and its 2 Python workers', 'PID 10 · process tree'],
+        ['└ gunicorn app:app', 'PID 11 · worker of 10 · CPython 3.12.1 · alice'],
+        ['└ gunicorn app:app', 'PID 12 · worker of 10 · CPython 3.12.1 · alice'],
+        ['python3 other.py', 'PID 5 · CPython 3.11.7 · alice'],
+        [ENTER_PID_ITEM.label, ''],
+      ],
+    );
+  });
+
+  it('attaches to the tree from its entry, and to one worker from its row', () => {
+    assert.deepEqual(items[1].action, { kind: 'attach-tree', pid: 10 });
+    assert.deepEqual(items[2].action, { kind: 'attach', pid: 11 });
+  });
+});

@@ -1,0 +1,129 @@
+package adapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/pyattach/pyattach/internal/attacherr"
+	"github.com/pyattach/pyattach/internal/dapio"
+	"github.com/pyattach/pyattach/internal/daptest"
+	"github.com/pyattach/pyattach/internal/proctree"
+)
+
+func TestProcessTreeNeedsStartDebugging(t *testing.T) {
+	c, _ := serve(t)
+	args := daptest.DefaultInitializeArgs()
+	args.SupportsStartDebuggingRequest = false
+	c.Initialize(args)
+	expectError(t, c.Request("attach", map[string]any{"processId": 1, "processTree": true}), attacherr.NoChildSessions, "startDebugging", "Attach to each process")
+}
+
+func TestChildConfiguration(t *testing.T) {
+	var parent map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(`{"processId": 10, "processTree": true, "name": "gunicorn", "request": "attach", "type": "pyattach",
+		"__sessionId": "x", "justMyCode": false, "pathMappings": [{"localRoot": "/a", "remoteRoot": "/b"}], "gdbPath": "/opt/gdb"}`), &parent)
+	got, _ := json.Marshal(childConfiguration(parent, proctree.Node{PID: 11, PythonParent: 10}, 10))
+	want := `{"__pyattachTree":10,"gdbPath":"/opt/gdb","justMyCode":false,"name":"11 (worker of 10)",` +
+		`"pathMappings":[{"localRoot":"/a","remoteRoot":"/b"}],"processId":11,"request":"attach","type":"pyattach"}`
+	if string(got) != want {
+		t.Errorf("child configuration\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestAttachWatch feeds the watch frames whole, split and glued together:
+// it fires on the first successful attach response only.
+func TestAttachWatch(t *testing.T) {
+	frame := func(body string) string { return fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body) }
+	failed := frame(`{"seq":3,"type":"response","command":"attach","request_seq":2,"success":false}`)
+	event := frame(`{"seq":4,"type":"event","event":"output","body":{"output":"attach"}}`)
+	ok := frame(`{"seq":5,"type":"response","command":"attach","request_seq":6,"success":true}`)
+	var out bytes.Buffer
+	w := newAttachWatch(&out)
+	stream := failed + event + ok
+	for _, part := range []string{stream[:10], stream[10 : len(failed)+7], stream[len(failed)+7 : len(stream)-3]} {
+		_, _ = w.Write([]byte(part))
+		if fired(w) {
+			t.Fatalf("fired before the successful response was whole")
+		}
+	}
+	_, _ = w.Write([]byte(stream[len(stream)-3:]))
+	if !fired(w) || out.String() != stream {
+		t.Errorf("fired = %v, passed %q", fired(w), out.String())
+	}
+}
+
+func fired(w *attachWatch) bool {
+	select {
+	case <-w.answered:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestTreeLinkEndsChildren(t *testing.T) {
+	const pid = 1 << 30 // no process has it: the name is free
+	link, err := listenTree(pid, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var children []<-chan struct{}
+	for range 2 {
+		ended, err := joinTree(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		children = append(children, ended)
+	}
+	time.Sleep(50 * time.Millisecond)
+	for _, ch := range children {
+		select {
+		case <-ch:
+			t.Fatal("a child saw its parent end before it did")
+		default:
+		}
+	}
+	link.close()
+	for _, ch := range children {
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a child did not see its parent end")
+		}
+	}
+	if _, err := joinTree(pid); !errors.Is(err, errNoLink) {
+		t.Errorf("joining an ended parent: %v, want errNoLink", err)
+	}
+}
+
+// TestPlanTreeTakesOutItsArguments: debugpy gets no tree argument, and an
+// attach without any is passed on as it came.
+func TestPlanTreeTakesOutItsArguments(t *testing.T) {
+	s := &server{children: true}
+	for _, tc := range []struct{ in, want string }{
+		{`{"seq":2,"type":"request","command":"attach","arguments":{"processId":10,"processTree":true,"justMyCode":false}}`,
+			`{"arguments":{"justMyCode":false,"processId":10},"command":"attach","seq":2,"type":"request"}`},
+		{`{"seq":2,"type":"request","command":"attach","arguments":{"processId":11,"__pyattachTree":10}}`,
+			`{"arguments":{"processId":11},"command":"attach","seq":2,"type":"request"}`},
+		{`{"seq":2, "type":"request", "command":"attach", "arguments":{"processId":12}}`,
+			`{"seq":2, "type":"request", "command":"attach", "arguments":{"processId":12}}`},
+	} {
+		var req struct {
+			Arguments json.RawMessage `json:"arguments"`
+		}
+		_ = json.Unmarshal([]byte(tc.in), &req)
+		args, err := ParseAttachArgs(req.Arguments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := s.planTree(dapio.Frame{Body: []byte(tc.in)}, args, req.Arguments)
+		if err != nil || string(f.Body) != tc.want {
+			t.Errorf("planTree(%s) = %s, %v; want %s", tc.in, f.Body, err, tc.want)
+		}
+	}
+}
