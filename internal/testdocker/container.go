@@ -47,14 +47,31 @@ type Container struct {
 // its command runs; it is removed, by its ID, when the test ends.
 func (d *Docker) Start(t testing.TB, opts RunOptions) *Container {
 	t.Helper()
+	c, err := d.StartContainer(opts)
+	if c != nil {
+		t.Cleanup(func() { d.Remove(t, c.ID) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// StartContainer is Start for a program that is not a test (the
+// benchmark), which removes the container itself (RemoveContainer). A
+// container that was created but did not start running is returned with
+// the error, to be removed all the same.
+func (d *Docker) StartContainer(opts RunOptions) (*Container, error) {
 	if opts.Name == "" {
 		opts.Name = NewName()
 	}
-	id := d.Run(t, append(append([]string{"run", "--detach"}, opts.flags()...), opts.Command...)...)
-	t.Cleanup(func() { d.Remove(t, id) })
+	id, err := d.run(append(append([]string{"run", "--detach"}, opts.flags()...), opts.Command...)...)
+	if err != nil {
+		return nil, err
+	}
 	c := &Container{ID: id, Name: opts.Name}
-	c.PID = d.hostPID(t, id)
-	return c
+	c.PID, err = d.hostPID(id)
+	return c, err
 }
 
 // RunArgs returns the arguments of `docker run` that start a container
@@ -97,18 +114,20 @@ func (opts RunOptions) flags() []string {
 }
 
 // hostPID returns the host PID of container id's command, once it runs.
-func (d *Docker) hostPID(t testing.TB, id string) int {
-	t.Helper()
+func (d *Docker) hostPID(id string) (int, error) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		out := d.Run(t, "inspect", "--format", "{{.State.Pid}} {{.State.Status}}", id)
-		f := strings.Fields(out)
-		if pid, err := strconv.Atoi(f[0]); err == nil && pid > 0 {
-			return pid
+		out, err := d.run("inspect", "--format", "{{.State.Pid}} {{.State.Status}}", id)
+		if err != nil {
+			return 0, err
 		}
-		if len(f) > 1 && f[1] == "exited" || time.Now().After(deadline) {
+		f := strings.Fields(out + " ?")
+		if pid, err := strconv.Atoi(f[0]); err == nil && pid > 0 {
+			return pid, nil
+		}
+		if f[1] == "exited" || time.Now().After(deadline) {
 			logs, _ := d.run("logs", id)
-			t.Fatalf("container %s is %s, with no process: %s", id, out, logs)
+			return 0, fmt.Errorf("container %s is %s, with no process: %s", id, out, logs)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -118,9 +137,17 @@ func (d *Docker) hostPID(t testing.TB, id string) int {
 // it is still there.
 func (d *Docker) Remove(t testing.TB, id string) {
 	t.Helper()
-	if _, err := d.run("rm", "--force", id); err != nil && !strings.Contains(err.Error(), "No such container") {
-		t.Errorf("removing container %s: %v", id, err)
+	if err := d.RemoveContainer(id); err != nil {
+		t.Error(err)
 	}
+}
+
+// RemoveContainer is Remove for a program that is not a test.
+func (d *Docker) RemoveContainer(id string) error {
+	if _, err := d.run("rm", "--force", id); err != nil && !strings.Contains(err.Error(), "No such container") {
+		return fmt.Errorf("removing container %s: %w", id, err)
+	}
+	return nil
 }
 
 // Exec returns the arguments of `docker exec` that run command in

@@ -3,6 +3,7 @@ package testdocker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -61,12 +62,44 @@ var shared struct {
 // fails the test.
 func Require(t testing.TB) *Docker {
 	t.Helper()
+	d, fresh, err := open()
+	var unavailable *Unavailable
+	if errors.As(err, &unavailable) {
+		t.Skip(unavailable.Reason)
+	}
+	if err != nil {
+		t.Fatalf("docker: %v", err)
+	}
+	if fresh {
+		t.Logf("docker: %s", d)
+	}
+	return d
+}
+
+// Open is Require for a program that is not a test (the benchmark): it
+// returns an *Unavailable error where Require skips. Call Shutdown when
+// done with the daemon.
+func Open() (*Docker, error) {
+	d, _, err := open()
+	return d, err
+}
+
+// Unavailable is the error of Open (and the reason Require skips) when
+// this machine cannot give a Docker at all: not root, docker.io or
+// debootstrap not installed.
+type Unavailable struct{ Reason string }
+
+func (u *Unavailable) Error() string { return u.Reason }
+
+// open returns the shared daemon, finding or starting it the first time
+// (fresh then).
+func open() (d *Docker, fresh bool, err error) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: the Docker daemon and the containers' processes are root's")
+		return nil, false, &Unavailable{"needs root: the Docker daemon and the containers' processes are root's"}
 	}
 	for _, prog := range []string{Client, Daemon} {
 		if _, err := os.Stat(prog); err != nil {
-			t.Skipf("no Docker: %s is missing (install Debian's docker.io: scripts/setup.sh --tests)", prog)
+			return nil, false, &Unavailable{fmt.Sprintf("no Docker: %s is missing (install Debian's docker.io: scripts/setup.sh --tests)", prog)}
 		}
 	}
 	shared.Lock()
@@ -74,14 +107,9 @@ func Require(t testing.TB) *Docker {
 	if !shared.done {
 		shared.d, shared.err = find()
 		shared.done = true
-		if shared.err == nil {
-			t.Logf("docker: %s", shared.d)
-		}
+		fresh = shared.err == nil
 	}
-	if shared.err != nil {
-		t.Fatalf("docker: %v", shared.err)
-	}
-	return shared.d
+	return shared.d, fresh, shared.err
 }
 
 // Shutdown ends this process's use of the tests' own daemon, and stops it

@@ -3,6 +3,7 @@ package testdocker
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -42,11 +43,25 @@ const forkyName = "pyattach-test/forky"
 // and importing it when the daemon does not have it.
 func (d *Docker) Image(t testing.TB, img Image) string {
 	t.Helper()
-	root := filepath.Join(Dir(), "roots", strings.TrimPrefix(img.Name, "pyattach-test/"))
-	if err := buildRoot(t, root, img); err != nil {
+	ref, err := d.BuildImage(img, t.Logf)
+	var unavailable *Unavailable
+	if errors.As(err, &unavailable) {
+		t.Skip(unavailable.Reason)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
-	return d.importRoot(t, img.Name, root)
+	return ref
+}
+
+// BuildImage is Image for a program that is not a test (the benchmark):
+// an *Unavailable error where Image skips; logf says what took long.
+func (d *Docker) BuildImage(img Image, logf func(format string, args ...any)) (string, error) {
+	root := filepath.Join(Dir(), "roots", strings.TrimPrefix(img.Name, "pyattach-test/"))
+	if err := buildRoot(root, img, logf); err != nil {
+		return "", err
+	}
+	return d.importRoot(img.Name, root, logf)
 }
 
 // ForkyImage returns the reference of an image made from the forky root
@@ -55,29 +70,32 @@ func (d *Docker) Image(t testing.TB, img Image) string {
 // only read.
 func (d *Docker) ForkyImage(t testing.TB) string {
 	t.Helper()
-	return d.importRoot(t, forkyName, forkyroot.Require(t))
+	ref, err := d.importRoot(forkyName, forkyroot.Require(t), t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }
 
 // importRoot imports root as repository name, tagged by its marker, unless
 // the daemon has that image already, and returns its reference.
-func (d *Docker) importRoot(t testing.TB, name, root string) string {
-	t.Helper()
+func (d *Docker) importRoot(name, root string, logf func(format string, args ...any)) (string, error) {
 	marker, err := os.ReadFile(filepath.Join(root, ".complete"))
 	if err != nil {
-		t.Fatalf("%s is not a finished root file system: %v", root, err)
+		return "", fmt.Errorf("%s is not a finished root file system: %w", root, err)
 	}
 	sum := sha256.Sum256(marker)
 	ref := name + ":" + hex.EncodeToString(sum[:6])
 	if _, err := d.run("image", "inspect", "--format", "{{.Id}}", ref); err == nil {
-		return ref
+		return ref, nil
 	}
 	began := time.Now()
 	if err := d.importTree(root, ref); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	t.Logf("docker: imported %s from %s in %s", ref, root, time.Since(began).Round(100*time.Millisecond))
+	logf("docker: imported %s from %s in %s", ref, root, time.Since(began).Round(100*time.Millisecond))
 	d.removeOlder(name, ref)
-	return ref
+	return ref, nil
 }
 
 // removeOlder removes the images of repository name other than ref: those
@@ -125,13 +143,12 @@ func (d *Docker) importTree(root, ref string) error {
 // (with its .complete marker) is there: debootstrap into root.partial,
 // renamed into place once it succeeded, under a lock so that concurrent
 // test processes build it once.
-func buildRoot(t testing.TB, root string, img Image) error {
-	t.Helper()
+func buildRoot(root string, img Image, logf func(format string, args ...any)) error {
 	if done(root) {
 		return nil
 	}
 	if _, err := exec.LookPath("debootstrap"); err != nil {
-		t.Skip("no debootstrap to build the test images with (scripts/setup.sh --tests installs it)")
+		return &Unavailable{"no debootstrap to build the test images with (scripts/setup.sh --tests installs it)"}
 	}
 	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
 		return err
@@ -151,7 +168,7 @@ func buildRoot(t testing.TB, root string, img Image) error {
 	if err := debootstrap(root, img); err != nil {
 		return err
 	}
-	t.Logf("docker: built the root of %s (%s + %s) in %s", img.Name, img.Suite, img.Packages, time.Since(began).Round(100*time.Millisecond))
+	logf("docker: built the root of %s (%s + %s) in %s", img.Name, img.Suite, img.Packages, time.Since(began).Round(100*time.Millisecond))
 	return nil
 }
 
