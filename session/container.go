@@ -218,7 +218,14 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	return debugpydist.WriteFile(dst, in, info.Mode()&0o111 != 0)
+	if err := debugpydist.WriteFile(dst, in, info.Mode()&0o111 != 0); err != nil {
+		return err
+	}
+	// The copy's .pyc files are valid only for sources with the
+	// modification times they record: without them every attach would
+	// compile debugpy anew (some 0.5 s, holding the GIL), or write the
+	// caches into the copy.
+	return os.Chtimes(dst, info.ModTime(), info.ModTime())
 }
 
 // pathMappings derives debugpy's pathMappings for a target in a container
