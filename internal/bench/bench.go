@@ -29,6 +29,9 @@ type attachCase struct {
 	label  string // for the report
 	tool   tool
 	python string // the target's interpreter
+	// box is the container the target runs in (python is then the
+	// container's); nil for a target on the host.
+	box *benchContainer
 }
 
 // result is what one round of one case measured. Durations are in
@@ -132,7 +135,7 @@ func (b *bench) round(ctx context.Context, phase string, c attachCase, round int
 		r.Error = err.Error()
 		return r
 	}
-	t, err := b.startTarget(ctx, c.python, dir, tag)
+	t, err := b.startTarget(ctx, c, dir, tag)
 	if err != nil {
 		r.Error = err.Error()
 		return r

@@ -41,7 +41,7 @@ func describeMachine(ctx context.Context, cfg config) machine {
 	if unix.Uname(&u) == nil {
 		m.Kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:])
 	}
-	m.Python = output(ctx, cfg.python, "-c", "import sys; print('%s %s' % (sys.implementation.name, sys.version.split()[0]))")
+	m.Python = output(ctx, cfg.python, "-c", pythonVersionCode)
 	m.Debugpy = output(ctx, cfg.python, "-c", "import debugpy; print(debugpy.__version__)")
 	m.SuppliedDebugpy = output(ctx, cfg.pyattach, "version", "--debugpy")
 	m.GDB = output(ctx, "gdb", "--version")
@@ -99,7 +99,10 @@ func firstLine(s string) string {
 // pythonEnv lists the PYTHON* environment variables, which the targets
 // inherit and which change what is measured: PYTHONDONTWRITEBYTECODE, for
 // one, makes every attach compile a debugpy that has no .pyc files.
-func pythonEnv() string {
+func pythonEnv() string { return strings.Join(pythonVars(), " ") }
+
+// pythonVars are the PYTHON* environment variables, sorted.
+func pythonVars() []string {
 	var vars []string
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "PYTHON") {
@@ -107,5 +110,5 @@ func pythonEnv() string {
 		}
 	}
 	slices.Sort(vars)
-	return strings.Join(vars, " ")
+	return vars
 }

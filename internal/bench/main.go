@@ -32,7 +32,14 @@ type config struct {
 	overheadWindow  time.Duration // each throughput measurement
 
 	treeRounds int // rounds of the process-tree phase; 0 skips it
+
+	containerRounds int  // rounds of the container phase; 0 skips it
+	containerOnly   bool // run nothing else
 }
+
+// others reports whether the phases besides the overhead and container
+// phases run.
+func (c config) others() bool { return !c.overheadOnly && !c.containerOnly }
 
 func parseFlags(args []string) (config, error) {
 	var c config
@@ -50,8 +57,16 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.overheadPythons, "overhead-pythons", "", "comma-separated `interpreters` for the overhead phase (default: every pyenv CPython 3.8+ and /usr/bin/python3)")
 	fs.DurationVar(&c.overheadWindow, "overhead-window", 3*time.Second, "how long each throughput `measurement` of the overhead phase lasts")
 	fs.IntVar(&c.treeRounds, "tree-rounds", 3, "rounds of the process-tree phase (a single attach and a 1+8 process tree each); 0 skips it")
+	fs.IntVar(&c.containerRounds, "container-rounds", 5, "rounds of the container phase (an attach into a Docker container and the same on the host each; the first into the container copies debugpy there); 0 skips it")
+	fs.BoolVar(&c.containerOnly, "container-only", false, "measure only that")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.overheadOnly && c.containerOnly {
+		return c, errors.New("-overhead-only and -container-only exclude each other")
+	}
+	if c.containerOnly && c.containerRounds < 1 {
+		return c, errors.New("-container-only needs -container-rounds of at least 1")
 	}
 	if c.rounds < 1 || c.sessions < 1 || c.requests < 2 || c.variables < 1 {
 		return c, errors.New("-rounds, -sessions and -variables must be at least 1, -requests at least 2")
@@ -59,7 +74,7 @@ func parseFlags(args []string) (config, error) {
 	if c.overheadWindow < 100*time.Millisecond {
 		return c, errors.New("-overhead-window must be at least 100ms")
 	}
-	c.overhead = c.overhead || c.overheadOnly
+	c.overhead = (c.overhead || c.overheadOnly) && !c.containerOnly
 	return c, nil
 }
 
@@ -89,14 +104,19 @@ func run(cfg config) error {
 
 	var cases []attachCase
 	var results []result
-	if !cfg.overheadOnly {
+	if cfg.others() {
 		cases = b.attachCases()
 		results = b.run(ctx, phaseAttach, cfg.rounds, cases)
 		results = append(results, b.run(ctx, phaseSession, cfg.sessions, b.sessionCases())...)
 	}
 	var trees []treeResult
-	if !cfg.overheadOnly && cfg.treeRounds > 0 {
+	if cfg.others() && cfg.treeRounds > 0 {
 		trees = b.measureTrees(ctx)
+	}
+	var box *containerRun
+	if !cfg.overheadOnly && cfg.containerRounds > 0 {
+		run := b.measureContainer(ctx)
+		box = &run
 	}
 	var overhead []overheadResult
 	if cfg.overhead {
@@ -107,7 +127,7 @@ func run(cfg config) error {
 		fmt.Println("**Interrupted: partial results.**")
 	}
 	if cfg.jsonPath != "" {
-		if err := writeJSON(cfg.jsonPath, m, results, trees, overhead); err != nil {
+		if err := writeJSON(cfg.jsonPath, m, results, trees, overhead, box); err != nil {
 			return err
 		}
 	}
@@ -118,6 +138,9 @@ func run(cfg config) error {
 	writeReport(os.Stdout, m, s, overhead, cfg.overheadWindow, commandLine())
 	if len(trees) > 0 {
 		writeTrees(os.Stdout, trees)
+	}
+	if box != nil {
+		writeContainer(os.Stdout, *box, m)
 	}
 	if interrupted != nil {
 		return fmt.Errorf("interrupted: %w", interrupted)
@@ -181,15 +204,22 @@ func (b *bench) prepare(ctx context.Context) error {
 		b.cfg.pyattach = bin
 	}
 	b.progress("creating a Python environment without debugpy")
-	venv := filepath.Join(b.work, "venv")
-	if out, err := exec.CommandContext(ctx, b.cfg.python, "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
-		return fmt.Errorf("creating a venv: %w\n%s", err, out)
+	venv, err := makeVenv(ctx, b.cfg.python, filepath.Join(b.work, "venv"))
+	b.venv = venv
+	return err
+}
+
+// makeVenv creates a Python environment of python without debugpy in dir,
+// and returns its interpreter.
+func makeVenv(ctx context.Context, python, dir string) (string, error) {
+	if out, err := exec.CommandContext(ctx, python, "-m", "venv", "--without-pip", dir).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("creating a venv of %s: %w\n%s", python, err, out)
 	}
-	b.venv = filepath.Join(venv, "bin", "python")
-	if err := exec.CommandContext(ctx, b.venv, "-c", "import debugpy").Run(); err == nil {
-		return errors.New("the venv without pip can import debugpy; it cannot stand for a target that lacks it")
+	venv := filepath.Join(dir, "bin", "python")
+	if err := exec.CommandContext(ctx, venv, "-c", "import debugpy").Run(); err == nil {
+		return "", fmt.Errorf("the venv of %s without pip can import debugpy; it cannot stand for a target that lacks it", python)
 	}
-	return nil
+	return venv, nil
 }
 
 // attachCases are the cases of the attach phase, in the order each round
@@ -220,13 +250,14 @@ func commandLine() string {
 	return strings.Join(append([]string{"go run ./internal/bench"}, os.Args[1:]...), " ")
 }
 
-func writeJSON(path string, m machine, results []result, trees []treeResult, overhead []overheadResult) error {
+func writeJSON(path string, m machine, results []result, trees []treeResult, overhead []overheadResult, box *containerRun) error {
 	data, err := json.MarshalIndent(struct {
-		Machine  machine          `json:"machine"`
-		Results  []result         `json:"results"`
-		Trees    []treeResult     `json:"trees,omitempty"`
-		Overhead []overheadResult `json:"overhead,omitempty"`
-	}{m, results, trees, overhead}, "", "  ")
+		Machine   machine          `json:"machine"`
+		Results   []result         `json:"results"`
+		Trees     []treeResult     `json:"trees,omitempty"`
+		Overhead  []overheadResult `json:"overhead,omitempty"`
+		Container *containerRun    `json:"container,omitempty"`
+	}{m, results, trees, overhead, box}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -65,12 +65,16 @@ func summarize(results []result, cases []attachCase) summary {
 		}
 		cs := byCase[r.Case]
 		if cs == nil {
-			cs = &caseSummary{rtt: map[string][]float64{}, steps: map[string][]float64{}, stepStart: map[string][]float64{}}
+			cs = newCaseSummary()
 			byCase[r.Case] = cs
 		}
 		cs.add(r)
 	}
 	return s
+}
+
+func newCaseSummary() *caseSummary {
+	return &caseSummary{rtt: map[string][]float64{}, steps: map[string][]float64{}, stepStart: map[string][]float64{}}
 }
 
 func (cs *caseSummary) add(r result) {
@@ -446,7 +450,7 @@ func (s summary) writeFailures(w io.Writer, baselineDown bool) {
 	fmt.Fprintf(w, "\nFailed rounds (left out of the medians):\n\n%s\n", strings.Join(lines, "\n"))
 }
 
-var emptyCase = &caseSummary{rtt: map[string][]float64{}, steps: map[string][]float64{}, stepStart: map[string][]float64{}}
+var emptyCase = newCaseSummary()
 
 func (s summary) attachCase(id string) *caseSummary  { return cmp.Or(s.attach[id], emptyCase) }
 func (s summary) sessionCase(id string) *caseSummary { return cmp.Or(s.session[id], emptyCase) }

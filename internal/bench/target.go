@@ -44,18 +44,27 @@ func breakLine() (int, error) {
 	return 0, fmt.Errorf("target.py has no line marked %q", breakMarker)
 }
 
-// startTarget starts target.py under python and waits until its heartbeat
-// has been beating for a while, so the attach meets a program in its steady
-// state and the pause window has a baseline before it.
-func (b *bench) startTarget(ctx context.Context, python, dir, tag string) (*target, error) {
-	t := &target{python: python, heartbeat: filepath.Join(dir, "heartbeat"), stderr: filepath.Join(dir, "target.stderr")}
+// targetEnv is what a target's environment adds to the benchmark's.
+func targetEnv() []string {
+	return []string{fmt.Sprintf("PYDEVD_CONTAINER_RANDOM_ACCESS_MAX_ITEMS=%d", bigDictItems)}
+}
+
+// startTarget starts target.py under c's python, on the host or in c's
+// container, and waits until its heartbeat has been beating for a while,
+// so the attach meets a program in its steady state and the pause window
+// has a baseline before it.
+func (b *bench) startTarget(ctx context.Context, c attachCase, dir, tag string) (*target, error) {
+	t := &target{python: c.python, heartbeat: filepath.Join(dir, "heartbeat"), stderr: filepath.Join(dir, "target.stderr")}
 	errFile, err := os.Create(t.stderr)
 	if err != nil {
 		return nil, err
 	}
 	defer errFile.Close()
-	cmd := exec.Command(python, b.script, t.heartbeat)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("PYDEVD_CONTAINER_RANDOM_ACCESS_MAX_ITEMS=%d", bigDictItems))
+	cmd := exec.Command(c.python, b.script, t.heartbeat)
+	cmd.Env = append(os.Environ(), targetEnv()...)
+	if c.box != nil {
+		cmd = c.box.command(c.python, b.script, t.heartbeat, tag)
+	}
 	cmd.Stderr = errFile
 	if t.exited, err = b.reaper.start(cmd, tag); err != nil {
 		return nil, fmt.Errorf("starting the target: %w", err)
@@ -65,6 +74,9 @@ func (b *bench) startTarget(ctx context.Context, python, dir, tag string) (*targ
 	for {
 		hb, err := readHeartbeat(t.heartbeat)
 		switch {
+		case err == nil && hb.beats >= warmBeats && c.box != nil:
+			t.pid, err = c.box.targetPID(tag, cmd.Process.Pid)
+			return t, err
 		case err == nil && hb.beats >= warmBeats:
 			return t, nil
 		case err != nil && !errors.Is(err, errNoHeartbeat) && !errors.Is(err, os.ErrNotExist):
