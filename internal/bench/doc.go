@@ -5,7 +5,7 @@
 // pyattach's attach starts debugpy's adapter as its own child while gdb
 // injects; the steps table shows the two overlapping.
 //
-//	go run ./internal/bench [-rounds 10] [-sessions 2] [-tree-rounds 3] [-python PY] [-pyattach BIN] [-json FILE] [-overhead-only]
+//	go run ./internal/bench [-rounds 10] [-sessions 2] [-tree-rounds 3] [-container-rounds 5] [-python PY] [-pyattach BIN] [-json FILE] [-overhead-only | -container-only]
 //
 // Every round starts a fresh target.py (debugpy can be injected into a
 // process only once, and pyattach reuses a debugpy it started, which would
@@ -54,6 +54,21 @@
 // dap` each, concurrently) has its attach answered, against a single
 // attach to the same master (goal: at most 1.5 times), and the longest
 // heartbeat gap any worker saw meanwhile.
+//
+// The container phase (-container-rounds, 5 by default; 0 skips it;
+// -container-only runs it alone) measures the attach from the host into a
+// Docker container with a network of its own (docker's default bridge):
+// target.py under Debian bookworm's python3 in a container from
+// internal/testdocker's image, against the same on the host under
+// /usr/bin/python3 (the same CPython 3.11.2) without debugpy in its
+// environment, so that both import pyattach's supplied debugpy. The two
+// take turns, measured as the attach phase measures; the container's
+// targets run one per round in one container (`docker exec`), so that
+// only the first attach copies debugpy into it. The report gives the warm
+// rounds' medians, spread and ratio, container / host, against the goal of
+// at most 1.2, and the first attach on its own line. Without root or
+// Docker the phase is skipped, and says why; the container is removed by
+// its ID.
 //
 // Every process the benchmark starts carries an environment tag, which its
 // own children inherit; each round ends by killing, by PID, every process
