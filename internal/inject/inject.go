@@ -171,6 +171,9 @@ func attachAndInject(ctx context.Context, g *gdbmi.Client, o Options) (res Resul
 type target struct {
 	g *gdbmi.Client
 	o Options
+	// regNames are the registers gdb shows for the main thread, once
+	// registers has listed them.
+	regNames map[string]bool
 }
 
 // inject installs the trampoline, or falls back to inferior calls where it
