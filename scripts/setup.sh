@@ -79,6 +79,28 @@ if [ "$FOR_TESTS" = yes ]; then
 	fi
 fi
 
+# The emulated Debian arm64 machine the arm64 tests boot (--tests only):
+# qemu-system-arm runs it, qemu-user-static runs arm64 binaries here (to
+# build its root, and the arm64 unit tests), scripts/arm64-vm.sh builds it
+# once into ~/.cache/pyattach/arm64-vm (about 15 minutes; reused after).
+# It needs root; elsewhere the arm64 tests skip.
+if [ "$FOR_TESTS" = yes ]; then
+	if [ "$(id -u)" -eq 0 ]; then
+		arm_missing=()
+		for pkg in qemu-system-arm qemu-user-static qemu-utils debootstrap openssh-client; do
+			dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || arm_missing+=("$pkg")
+		done
+		if ((${#arm_missing[@]})); then
+			say "installing ${arm_missing[*]} (the arm64 machine)"
+			apt-get update -qq
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${arm_missing[@]}" >/dev/null
+		fi
+		scripts/arm64-vm.sh
+	else
+		say "not root: skipping the emulated arm64 machine (its tests will skip)"
+	fi
+fi
+
 # The test tools: staticcheck, and the VS Code extension's npm packages
 # (--tests only).
 if [ "$FOR_TESTS" = yes ]; then
