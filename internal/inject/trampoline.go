@@ -166,7 +166,11 @@ type installed struct {
 	status uint64 // address of the status byte
 }
 
-var errNoStackRoom = errors.New("the main thread's stack has no room for the trampoline's data")
+// unfitError is a reason, found once the main thread's registers are read,
+// why this attach must take the inferior calls instead of the trampoline.
+type unfitError struct{ error }
+
+var errNoStackRoom = unfitError{errors.New("the main thread's stack has no room for the trampoline's data")}
 
 // installTrampoline writes the trampoline and its data into the stopped
 // target and points the main thread at it. Until that single register

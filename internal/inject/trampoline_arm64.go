@@ -127,7 +127,7 @@ const (
 func trampolineCPU() error { return nil }
 
 // errSVELive sends an attach to the inferior calls; see the file comment.
-var errSVELive = errors.New("this CPU has SVE and the main thread is not stopped at a system call, so its SVE state may be live and the trampoline's system calls would discard it")
+var errSVELive = unfitError{errors.New("this CPU has SVE and the main thread is not stopped at a system call, so its SVE state may be live and the trampoline's system calls would discard it")}
 
 // checkVectorState refuses the trampoline where the main thread's SVE state
 // may be live: gdb shows the vector granule register vg only on SVE CPUs.
