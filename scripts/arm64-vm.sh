@@ -26,7 +26,9 @@ set -eu
 DIR=${1:-${PYATTACH_CACHE:-$HOME/.cache/pyattach}/arm64-vm}
 MIRROR=${PYATTACH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 KEYRING=${PYATTACH_DEBIAN_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
-ROOT_PACKAGES=python3,gdb,openssh-server,iproute2,procps,linux-image-cloud-arm64,initramfs-tools
+# libboost-regex1.74.0: gdb needs libboost-regex1.74.0-icu72, a virtual
+# package that debootstrap cannot resolve by itself.
+ROOT_PACKAGES=python3,gdb,libboost-regex1.74.0,openssh-server,iproute2,procps,linux-image-cloud-arm64,initramfs-tools
 FORKY_PACKAGES=python3.14
 # RECIPE changes whenever what the image holds or how it boots changes; the
 # marker records it, and a cached image with another recipe is rebuilt.

@@ -35,7 +35,7 @@ go test -count=1 "${unit_packages[@]}"
 # qemu-user (the tests that attach to processes need a real arm64 kernel:
 # they run in the emulated machine below).
 if command -v qemu-aarch64-static >/dev/null 2>&1; then
-	GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static -run 'TestA64|TestTrampolineListing' ./internal/inject/
+	GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static -run 'TestA64|TestTrampolineListing|TestSignalFrame|TestFixedCodeFits|TestChoose|TestParseStrategy|TestIsMainThread' ./internal/inject/
 else
 	echo "qemu-aarch64-static missing (scripts/setup.sh --tests installs it): the arm64 unit tests did not run" >&2
 	exit 1

@@ -115,3 +115,78 @@ func TestA64OperandErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSignalFrame checks the frame rt_sigreturn loads against the offsets
+// of Linux's arm64 uapi headers (struct rt_sigframe: siginfo, 128 bytes,
+// then struct ucontext, whose uc_mcontext is at 176; struct sigcontext:
+// fault_address, regs[31], sp, pc, pstate, then __reserved at 288 holding
+// struct fpsimd_context), written out here independently of the constants
+// the trampoline uses.
+func TestSignalFrame(t *testing.T) {
+	regs := map[string]uint64{}
+	for i, name := range regOrder {
+		regs[name] = uint64(0x1000 + i)
+	}
+	d, err := dataBlock([numSlots]uint64{1, 2, 3, 4, 5, 6}, 0x5000, 0x7000, 0x9000, regs, []byte{0xaa}, 0x1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := d[dFrame:]
+	le := binary.LittleEndian
+	const mcontext = 128 + 176
+	for i := 0; i < 31; i++ {
+		if got := le.Uint64(frame[mcontext+8+8*i:]); got != uint64(0x1000+i) {
+			t.Errorf("x%d = %#x", i, got)
+		}
+	}
+	for _, f := range []struct {
+		name      string
+		off, want uint64
+	}{
+		{"sp (the original)", mcontext + 256, 0x9000},
+		{"pc (the resume point)", mcontext + 264, 0x7000},
+		{"pstate (gdb's cpsr)", mcontext + 272, 0x1000 + 33},
+		{"FP/SIMD record: magic and size", mcontext + 288, 0x46508001 | 528<<32},
+		{"the record after it: the (0, 0) terminator", mcontext + 288 + 528, 0},
+		{"uc_flags", 128, 0},
+		{"uc_link", 136, 0},
+	} {
+		if got := le.Uint64(frame[f.off:]); got != f.want {
+			t.Errorf("%s at %d = %#x; want %#x", f.name, f.off, got, f.want)
+		}
+	}
+	// Where stage 1 stores what the tracer cannot read.
+	for _, f := range []struct {
+		name      string
+		got, want int
+	}{
+		{"uc_stack", fUCStack - dFrame, 128 + 16},
+		{"uc_sigmask", fUCSigmask - dFrame, 128 + 40},
+		{"fpsr", fFPSR - dFrame, mcontext + 288 + 8},
+		{"fpcr", fFPCR - dFrame, mcontext + 288 + 12},
+		{"vregs", fVRegs - dFrame, mcontext + 288 + 16},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s at %d; want %d", f.name, f.got, f.want)
+		}
+	}
+	if fVRegs%16 != 0 || (dFrame+mcontext+288)%16 != 0 || dataAddr(0x7fff0123)%64 != 0 {
+		t.Error("the frame's records or the data block are misaligned")
+	}
+	if d[dBlock] != 0xaa || le.Uint32(d[dLen:]) != 1 || le.Uint32(d[dSize:]) != 0x1000 || le.Uint64(d[dStage3:]) != 0x5000 {
+		t.Error("the block, its length, the buffer size or stage 3's address is misplaced")
+	}
+}
+
+// TestFixedCodeFits checks stages 1 and 3 against the smallest
+// __libc_start_main they must fit in: bookworm's arm64 glibc 2.36 (344
+// bytes).
+func TestFixedCodeFits(t *testing.T) {
+	fixed, _, err := fixedCode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fixed) > 344 {
+		t.Errorf("stages 1 and 3 take %d bytes; bookworm's __libc_start_main has 344", len(fixed))
+	}
+}
