@@ -32,7 +32,7 @@ ROOT_PACKAGES=python3,gdb,libboost-regex1.74.0,openssh-server,iproute2,procps,li
 FORKY_PACKAGES=python3.14
 # RECIPE changes whenever what the image holds or how it boots changes; the
 # marker records it, and a cached image with another recipe is rebuilt.
-RECIPE="v1 bookworm[$ROOT_PACKAGES] forky[$FORKY_PACKAGES] init-ssh"
+RECIPE="v2 bookworm[$ROOT_PACKAGES] forky[$FORKY_PACKAGES] init-ssh"
 DISK_SIZE=3G
 
 die() {
@@ -116,32 +116,40 @@ configure() {
 		MaxSessions 32
 	EOF
 	chroot "$r" ssh-keygen -A >/dev/null
-	cat >"$r/sbin/pyattach-vm-init" <<-'EOF'
+	write_init >"$r/sbin/pyattach-vm-init"
+	chmod 755 "$r/sbin/pyattach-vm-init"
+}
+
+# write_init prints PID 1 of the test machine: mounts (the initrd has moved
+# /proc, /sys, /dev and /run into the root already), the user-mode NIC's
+# driver and address (no udev runs), sshd, and a reaper.
+write_init() {
+	cat <<-'EOF'
 		#!/bin/sh
-		# PID 1 of the test machine: mounts, loopback and the user-mode NIC, sshd.
 		export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-		mount -t proc proc /proc
-		mount -t sysfs sys /sys
-		mount -t devtmpfs dev /dev 2>/dev/null
+		mountpoint -q /proc || mount -t proc proc /proc
+		mountpoint -q /sys || mount -t sysfs sys /sys
+		mountpoint -q /dev || mount -t devtmpfs dev /dev
 		mkdir -p /dev/pts /dev/shm
-		mount -t devpts devpts /dev/pts
-		mount -t tmpfs tmpfs /dev/shm
+		mountpoint -q /dev/pts || mount -t devpts devpts /dev/pts
+		mountpoint -q /dev/shm || mount -t tmpfs tmpfs /dev/shm
 		mount -t tmpfs tmpfs /run
 		mount -t tmpfs tmpfs /tmp
 		mount -o remount,rw /
 		for d in proc dev tmp; do mount --rbind /$d /srv/forky/$d; done
 		hostname arm64vm
+		modprobe virtio_net 2>/dev/null
 		ip link set lo up
-		ip link set eth0 up
-		ip addr add 10.0.2.15/24 dev eth0
+		nic=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
+		ip link set "$nic" up
+		ip addr add 10.0.2.15/24 dev "$nic"
 		ip route add default via 10.0.2.2
 		mkdir -p /run/sshd
 		/usr/sbin/sshd -e
-		echo "pyattach-vm: ready" >/dev/console
+		echo "pyattach-vm: ready ($nic)" >/dev/console
 		# Reap orphans until the harness stops qemu.
 		while :; do wait; sleep 1; done
 	EOF
-	chmod 755 "$r/sbin/pyattach-vm-init"
 }
 
 # extract_kernel copies the root's kernel and initrd out of $1.
