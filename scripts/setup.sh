@@ -82,12 +82,14 @@ fi
 # The emulated Debian arm64 machine the arm64 tests boot (--tests only):
 # qemu-system-arm runs it, qemu-user-static runs arm64 binaries here (to
 # build its root, and the arm64 unit tests), scripts/arm64-vm.sh builds it
-# once into ~/.cache/pyattach/arm64-vm (about 15 minutes; reused after).
+# once into ~/.cache/pyattach/arm64-vm (about 18 minutes; reused after);
+# g++-aarch64-linux-gnu compiles debugpy's thread-tracing helper for aarch64
+# (internal/armvm/helper.go).
 # It needs root; elsewhere the arm64 tests skip.
 if [ "$FOR_TESTS" = yes ]; then
 	if [ "$(id -u)" -eq 0 ]; then
 		arm_missing=()
-		for pkg in qemu-system-arm qemu-user-static qemu-utils debootstrap openssh-client; do
+		for pkg in qemu-system-arm qemu-user-static qemu-utils debootstrap openssh-client g++-aarch64-linux-gnu; do
 			dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || arm_missing+=("$pkg")
 		done
 		if ((${#arm_missing[@]})); then

@@ -12,6 +12,7 @@
 // reaches it by SSH on a loopback port forwarded by qemu's user-mode
 // network, which is restricted (the machine reaches nothing outside).
 // Provision copies in the arm64 pyattach binary (scripts/build-binary.sh)
-// and pyattach's debugpy; Close stops qemu by its PID and removes the
-// overlay.
+// and pyattach's debugpy (its pure-Python wheel: debugpy publishes none for
+// aarch64 Linux), with debugpy's thread-tracing helper compiled for aarch64
+// (helper.go says why); Close stops qemu by its PID and removes the overlay.
 package armvm

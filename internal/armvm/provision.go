@@ -21,8 +21,13 @@ const (
 // (scripts/build-binary.sh, run from repo) and copies it into the machine
 // with pyattach's debugpy: the wheel debugpy publishes for aarch64 Linux,
 // which for debugpy 1.8 is its pure-Python one (py2.py3-none-any: no
-// compiled speedups, and no attach helper, which pyattach does not use).
+// compiled speedups, and no helper library for aarch64: see helper.go,
+// which compiles it).
 func (v *VM) Provision(ctx context.Context, repo string) error {
+	repo, err := filepath.Abs(repo)
+	if err != nil {
+		return err
+	}
 	bin := filepath.Join(v.work, "pyattach-arm64")
 	build := exec.CommandContext(ctx, filepath.Join(repo, "scripts", "build-binary.sh"), "arm64", bin)
 	build.Dir = repo
@@ -39,8 +44,14 @@ func (v *VM) Provision(ctx context.Context, repo string) error {
 	if err := v.CopyIn(ctx, whl, "/tmp/debugpy.whl", 0o644); err != nil {
 		return err
 	}
-	_, err = v.Run(ctx, fmt.Sprintf("rm -rf %[1]s && python3 -m zipfile -e /tmp/debugpy.whl %[1]s && rm /tmp/debugpy.whl && python3 -m compileall -q %[1]s >/dev/null", DebugpyDir))
-	return err
+	if _, err = v.Run(ctx, fmt.Sprintf("rm -rf %[1]s && python3 -m zipfile -e /tmp/debugpy.whl %[1]s && rm /tmp/debugpy.whl && python3 -m compileall -q %[1]s >/dev/null", DebugpyDir)); err != nil {
+		return err
+	}
+	helper, err := aarch64Helper(ctx, v.dir, whl)
+	if err != nil {
+		return err
+	}
+	return v.CopyIn(ctx, helper, HelperPath, 0o755)
 }
 
 // debugpyWheel returns debugpy's aarch64 Linux wheel, downloaded with the

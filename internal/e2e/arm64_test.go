@@ -29,13 +29,15 @@ import (
 // figures printed are the emulator's, not arm64 hardware's.
 
 // arm64Target is the program attached to: tick runs every 50 ms and
-// counts its calls into a file, so a test can see it still runs.
-const arm64Target = `import sys, time
+// counts its calls into a file (replaced whole, never seen empty), so a
+// test can see it still runs.
+const arm64Target = `import os, sys, time
 
 def tick(i):
     value = i * 7  # BREAK
-    with open(sys.argv[1], "w") as f:
+    with open(sys.argv[1] + ".new", "w") as f:
         f.write(str(i))
+    os.replace(sys.argv[1] + ".new", sys.argv[1])
     return value
 
 i = 0
