@@ -196,14 +196,15 @@ grep -E '^(State|TracerPid):' /proc/%d/status | tr -s '\t ' ' ' | tr '\n' ' '; e
 	}
 }
 
-// killGDBMidAttach SIGKILLs gdb while pyattach is attaching (as soon as it
-// has started) and checks the target keeps running, untraced, and can be
-// attached to again.
+// killGDBMidAttach SIGKILLs gdb while pyattach is attaching, as soon as gdb
+// is the target's tracer (the target is then stopped under ptrace), and
+// checks the target keeps running, untraced, and can be attached to again.
 func killGDBMidAttach(ctx context.Context, t *testing.T, vm *armvm.VM, pid, line int) {
 	script := fmt.Sprintf(`PYATTACH_DEBUGPY_DIR=%s %s debug %d --break /tmp/arm64_target.py:%d --json --wait 1m --timeout 1m >/dev/null 2>&1 &
 p=$!
 for n in $(seq 1 3000); do g=$(pgrep -P $p -x gdb) && break; sleep 0.01; done
-[ -n "$g" ] && sleep 0.3 && kill -9 $g && echo "killed gdb $g"
+for n in $(seq 1 3000); do [ "$(awk '/^TracerPid:/ { print $2 }' /proc/%[3]d/status)" = "$g" ] && break; sleep 0.01; done
+[ -n "$g" ] && kill -9 $g && echo "killed gdb $g while it traced the target: $(grep State: /proc/%[3]d/status | tr -s '\t ' ' ')"
 wait $p; echo "pyattach exited $?"`, armvm.DebugpyDir, armvm.PyattachPath, pid, line)
 	out, err := vm.Run(ctx, script)
 	if err != nil {
