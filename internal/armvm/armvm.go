@@ -69,6 +69,7 @@ func Description(dir string) string {
 // VM is a booted machine.
 type VM struct {
 	dir, work string
+	cpu       CPU
 	port      int
 	qemu      *exec.Cmd
 	exited    chan struct{}
@@ -81,14 +82,26 @@ type VM struct {
 // machine; much more when other work competes for its two CPUs).
 const bootTimeout = 4 * time.Minute
 
-// Boot starts the image in dir under qemu-system-aarch64 (TCG) with a
-// throw-away overlay, and waits until it answers on SSH.
-func Boot(ctx context.Context, dir string) (*VM, error) {
+// CPU is the emulated processor, as qemu's -cpu option names it.
+type CPU string
+
+// The processors the tests use: the emulator's most complete one (SVE,
+// BTI, PAC with the emulator's cheap PAC algorithm), and the same without
+// SVE, where pyattach's trampoline serves threads it would leave to gdb on
+// an SVE CPU.
+const (
+	CPUMax      CPU = "max,pauth-impdef=on"
+	CPUMaxNoSVE CPU = "max,pauth-impdef=on,sve=off"
+)
+
+// Boot starts the image in dir under qemu-system-aarch64 (TCG) on cpu with
+// a throw-away overlay, and waits until it answers on SSH.
+func Boot(ctx context.Context, dir string, cpu CPU) (*VM, error) {
 	work, err := os.MkdirTemp("", "pyattach-armvm-")
 	if err != nil {
 		return nil, err
 	}
-	v := &VM{dir: dir, work: work, exited: make(chan struct{})}
+	v := &VM{dir: dir, work: work, cpu: cpu, exited: make(chan struct{})}
 	if err := v.start(); err != nil {
 		os.RemoveAll(work)
 		return nil, err
@@ -126,13 +139,12 @@ func (v *VM) start() error {
 	return nil
 }
 
-// qemuArgs: the virt board with the emulator's most complete CPU (SVE, BTI,
-// PAC with the emulator's cheap PAC algorithm), the root on virtio, the
-// console in a file, and a user-mode NIC that reaches nothing outside but
-// forwards one loopback port to the machine's sshd.
+// qemuArgs: the virt board, the root on virtio, the console in a file, and
+// a user-mode NIC that reaches nothing outside but forwards one loopback
+// port to the machine's sshd.
 func (v *VM) qemuArgs(overlay string) []string {
 	return []string{
-		"-M", "virt", "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m", "2048",
+		"-M", "virt", "-cpu", string(v.cpu), "-smp", "2", "-m", "2048",
 		"-display", "none", "-monitor", "none", "-no-reboot",
 		"-serial", "file:" + v.ConsolePath(),
 		"-kernel", filepath.Join(v.dir, kernelFile), "-initrd", filepath.Join(v.dir, initrdFile),
@@ -223,7 +235,7 @@ func (v *VM) CopyIn(ctx context.Context, src, dst string, mode os.FileMode) erro
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // Close stops qemu by its PID (SIGTERM, then SIGKILL) and removes the
-// overlay: nothing of the boot is left behind.
+// overlay: nothing of the boot is left behind. Closing again does nothing.
 func (v *VM) Close() error {
 	if v.qemu != nil && v.qemu.Process != nil {
 		_ = v.qemu.Process.Signal(syscall.SIGTERM)

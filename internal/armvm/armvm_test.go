@@ -21,7 +21,7 @@ func TestBoot(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	vm, err := Boot(ctx, dir)
+	vm, err := Boot(ctx, dir, CPUMax)
 	if err != nil {
 		t.Fatal(err)
 	}
