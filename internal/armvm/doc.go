@@ -7,7 +7,8 @@
 // ~/.cache/pyattach/arm64-vm: a bookworm arm64 root (python3, gdb, sshd)
 // with forky's python3.14 in a chroot at /srv/forky, and the root's own
 // kernel and initrd. Boot runs it under qemu-system-aarch64 -M virt -cpu max
-// (TCG: this x86-64 machine has no arm64 virtualisation) through a qcow2
+// (with or without SVE; TCG: this x86-64 machine has no arm64
+// virtualisation) through a qcow2
 // overlay in a temporary directory, so the cached image never changes, and
 // reaches it by SSH on a loopback port forwarded by qemu's user-mode
 // network, which is restricted (the machine reaches nothing outside).
