@@ -25,12 +25,28 @@ fi
 # runs the unit tests only); check its code too.
 go vet -tags e2e "${packages[@]}"
 staticcheck -tags e2e "${packages[@]}"
+# The arm64 build too: the aarch64 trampoline's files (*_arm64.go).
+GOARCH=arm64 go vet -tags e2e "${packages[@]}"
+GOARCH=arm64 staticcheck -tags e2e "${packages[@]}"
 
 step "unit tests"
 go test -count=1 "${unit_packages[@]}"
+# The aarch64 trampoline's builder and golden listing, as arm64 code under
+# qemu-user (the tests that attach to processes need a real arm64 kernel:
+# they run in the emulated machine below).
+if command -v qemu-aarch64-static >/dev/null 2>&1; then
+	GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static -run 'TestA64|TestTrampolineListing|TestSignalFrame|TestFixedCodeFits|TestChoose|TestParseStrategy|TestIsMainThread' ./internal/inject/
+else
+	echo "qemu-aarch64-static missing (scripts/setup.sh --tests installs it): the arm64 unit tests did not run" >&2
+	exit 1
+fi
 
 step "end-to-end tests (real gdb, real debugpy, every interpreter found)"
-go test -tags e2e -count=1 -timeout=25m -v ./internal/e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
+go test -tags e2e -count=1 -timeout=25m -v -skip '^TestArm64VM$' ./internal/e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
+test "${PIPESTATUS[0]}" -eq 0
+
+step "arm64: the e2e core in an emulated Debian arm64 machine (qemu TCG; skips if scripts/arm64-vm.sh has not built it)"
+go test -tags e2e -count=1 -timeout=20m -v -run '^TestArm64VM$' ./internal/e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
 test "${PIPESTATUS[0]}" -eq 0
 
 # A count, not a duration: with -fuzztime=10s, Go 1.26's fuzzing coordinator

@@ -10,7 +10,7 @@
 // calls on), reads its stack, and then gets the bootstrap stub (package
 // bootstrap) run on it by one of two mechanisms, and detaches.
 //
-// # The trampoline (x86-64, the default)
+// # The trampoline (the default, on x86-64 and AArch64)
 //
 // gdb makes no calls into the target. It only reads the main thread's
 // registers and stack, writes a little machine code into dead bytes of
@@ -22,8 +22,12 @@
 // nothing more from gdb. The thread then maps a page, runs or queues the
 // stub (see below), restores every register, the flags and its FPU/AVX
 // state, and resumes exactly where it was — re-issuing the system call it
-// was interrupted in, as the kernel would have. amd64.go has the code and
-// the data block's layout; trampoline.go installs it.
+// was interrupted in, as the kernel would have. trampoline_amd64.go and
+// trampoline_arm64.go have the code and the data block's layout;
+// trampoline.go installs it. On AArch64 the thread restores its registers
+// through rt_sigreturn from a signal frame the tracer and stage 1 fill in
+// (no register can be spared to jump back otherwise), and the kernel has
+// already rewound an interrupted system call before gdb sees the thread.
 //
 // Because nothing depends on gdb after the commit, killing gdb at any
 // moment leaves the target running, and the target is stopped only for the
@@ -40,18 +44,23 @@
 // call has a timeout; on expiry gdb is interrupted and, with unwindonsignal
 // on, unwinds the call and restores the thread. calls.go has this path.
 //
-// Every x86-64 attach that takes the fallback, and why the trampoline
-// cannot serve it (findSite and installTrampoline decide):
+// Every attach that takes the fallback, and why the trampoline cannot
+// serve it (findSite and installTrampoline decide):
 //
-//   - pyattach runs on another architecture: the trampoline is x86-64 code.
+//   - pyattach runs on an architecture other than x86-64 and AArch64.
+//   - AArch64 only: the CPU has SVE and the main thread is not stopped at a
+//     system call, so its SVE registers may be live; the trampoline's own
+//     system calls would discard them (see trampoline_arm64.go).
 //   - The CPU or kernel has no XSAVE (CPUs before 2011, or a kernel booted
 //     with noxsave): stage 2 saves the vector state with XSAVE. No such CPU
 //     has AMX, so gdb's calls work there.
-//   - The target is not a 64-bit x86-64 program (a 32-bit Python).
+//   - The target is not a 64-bit program of pyattach's architecture (a
+//     32-bit Python).
 //   - The target has no glibc: a musl-based program (Alpine) or a static
 //     one. Stages 1 and 3 live in glibc's __libc_start_main (321 bytes in
 //     glibc 2.36; they need 185); musl's is a few dozen bytes, and other
-//     dead code of musl has no symbol in its stripped library.
+//     dead code of musl has no symbol in its stripped library. On AArch64
+//     they need 324 of the 344 bytes of bookworm's glibc 2.36.
 //   - libpython (or the executable) does not export the six C-API functions
 //     stage 2 calls: gdb then cannot call them either, and the fallback
 //     fails with gdb's own error.

@@ -171,10 +171,14 @@ func attachAndInject(ctx context.Context, g *gdbmi.Client, o Options) (res Resul
 type target struct {
 	g *gdbmi.Client
 	o Options
+	// regNames are the registers gdb shows for the main thread, once
+	// registers has listed them.
+	regNames map[string]bool
 }
 
 // inject installs the trampoline, or falls back to inferior calls where it
-// cannot work (another architecture, no room on the stack, ...).
+// cannot work (another architecture, no room on the stack, live SVE state,
+// ...).
 func (t *target) inject(ctx context.Context, res *Result) (*installed, error) {
 	if err := t.selectMainThread(ctx); err != nil {
 		return nil, err
@@ -192,7 +196,7 @@ func (t *target) inject(ctx context.Context, res *Result) (*installed, error) {
 	}
 	if why == nil {
 		in, err := t.installTrampoline(ctx, s, frames)
-		if !errors.Is(err, errNoStackRoom) {
+		if !errors.As(err, new(unfitError)) {
 			res.Mechanism, res.Strategy = Trampoline, Auto
 			return in, err
 		}

@@ -166,7 +166,60 @@ type installed struct {
 	status uint64 // address of the status byte
 }
 
-var errNoStackRoom = errors.New("the main thread's stack has no room for the trampoline's data")
+// unfitError is a reason, found once the main thread's registers are read,
+// why this attach must take the inferior calls instead of the trampoline.
+type unfitError struct{ error }
+
+var errNoStackRoom = unfitError{errors.New("the main thread's stack has no room for the trampoline's data")}
+
+// installTrampoline writes the trampoline and its data into the stopped
+// target and points the main thread at it. Until that single register
+// write nothing the target will execute has changed; after it the target
+// needs nothing more from gdb. The architecture's file supplies the code,
+// the data block and where the interrupted code resumes.
+func (t *target) installTrampoline(ctx context.Context, s *site, frames []frame) (*installed, error) {
+	mode, err := chooseMode(t.o.Strategy, frames, s.stale(t.o.PID, frames))
+	if err != nil {
+		return nil, err
+	}
+	regs, err := t.registers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.checkVectorState(ctx, regs); err != nil {
+		return nil, err
+	}
+	sp := regs[stackPointer]
+	data := dataAddr(sp)
+	if m, ok := s.mappingOf(sp); !ok || data < m.Start {
+		return nil, errNoStackRoom
+	}
+	resume := resumePoint(regs)
+	stub := stubs{direct: t.o.Program(nil, false), queued: t.o.Program(nil, true)}
+	block, err := stage2(mode, s.funcs[slotRunString], s.munmap, stub, 0)
+	if err != nil {
+		return nil, err
+	}
+	size := uint32(pageAlign(uint64(len(block))))
+	if block, err = stage2(mode, s.funcs[slotRunString], s.munmap, stub, size); err != nil {
+		return nil, err
+	}
+	d, err := dataBlock(s.funcs, s.stage3, resume, sp, regs, block, size)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeIfChanged(t.o.PID, s.region, s.fixed); err != nil {
+		return nil, err
+	}
+	if err := writeData(t.o.PID, data, d); err != nil {
+		return nil, err
+	}
+	t.o.Progress("handing the main thread to the bootstrap trampoline")
+	if _, err := t.exec(ctx, "starting the trampoline", fmt.Sprintf("-data-evaluate-expression \"$pc = %#x\"", s.region+entryOffset)); err != nil {
+		return nil, err
+	}
+	return &installed{status: data + dStatus}, nil
+}
 
 // writeIfChanged writes code unless it is already there, so that an
 // earlier attach's trampoline still running through it sees no write.
@@ -218,14 +271,18 @@ func (t *target) registers(ctx context.Context) (map[string]uint64, error) {
 	}
 	numbers := map[string]string{}
 	cmd := "-data-list-register-values x"
+	t.regNames = map[string]bool{}
 	for i, v := range names.Results.List("register-names") {
+		if name, ok := v.(gdbmi.String); ok {
+			t.regNames[string(name)] = true
+		}
 		if name, ok := v.(gdbmi.String); ok && want[string(name)] {
 			numbers[strconv.Itoa(i)] = string(name)
 			cmd += " " + strconv.Itoa(i)
 		}
 	}
 	if len(numbers) != len(want) {
-		return nil, attacherr.New(attacherr.GDBFailed, "gdb does not show all the x86-64 registers the trampoline needs (orig_rax in particular).",
+		return nil, attacherr.New(attacherr.GDBFailed, fmt.Sprintf("gdb does not show all the %s registers the trampoline needs (%s).", runtime.GOARCH, strings.Join(savedRegisters, ", ")),
 			attacherr.ReportLog)
 	}
 	values, err := t.exec(ctx, "reading registers", cmd)

@@ -92,52 +92,13 @@ var savedRegisters = append(regOrder[:], "rip", "orig_rax")
 const (
 	stackPointer = "rsp"
 	elfMachine   = elf.EM_X86_64
+	// entryOffset is where stage 1 starts in the fixed code (see fixedCode).
+	entryOffset = 2
 )
 
-// installTrampoline writes the trampoline and its data into the stopped
-// target and points the main thread at it. Until that single register
-// write nothing the target will execute has changed; after it the target
-// needs nothing more from gdb.
-func (t *target) installTrampoline(ctx context.Context, s *site, frames []frame) (*installed, error) {
-	mode, err := chooseMode(t.o.Strategy, frames, s.stale(t.o.PID, frames))
-	if err != nil {
-		return nil, err
-	}
-	regs, err := t.registers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rsp := regs[stackPointer]
-	data := dataAddr(rsp)
-	if m, ok := s.mappingOf(rsp); !ok || data < m.Start {
-		return nil, errNoStackRoom
-	}
-	resume := resumePoint(regs)
-	stub := stubs{direct: t.o.Program(nil, false), queued: t.o.Program(nil, true)}
-	block, err := stage2(mode, s.funcs[slotRunString], s.munmap, stub, 0)
-	if err != nil {
-		return nil, err
-	}
-	size := uint32(pageAlign(uint64(len(block))))
-	if block, err = stage2(mode, s.funcs[slotRunString], s.munmap, stub, size); err != nil {
-		return nil, err
-	}
-	d, err := dataBlock(s.funcs, s.stage3, resume, rsp, regs, block, size)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeIfChanged(t.o.PID, s.region, s.fixed); err != nil {
-		return nil, err
-	}
-	if err := writeData(t.o.PID, data, d); err != nil {
-		return nil, err
-	}
-	t.o.Progress("handing the main thread to the bootstrap trampoline")
-	if _, err := t.exec(ctx, "starting the trampoline", fmt.Sprintf("-data-evaluate-expression \"$pc = %#x\"", s.region+2)); err != nil {
-		return nil, err
-	}
-	return &installed{status: data + dStatus}, nil
-}
+// checkVectorState has nothing to check on x86-64: stage 2 saves the whole
+// vector state with XSAVE.
+func (t *target) checkVectorState(context.Context, map[string]uint64) error { return nil }
 
 // writeData writes the data block, except the XSAVE area, which stage 2
 // fills itself before anything reads it — all but its header, which XRSTOR
