@@ -95,13 +95,11 @@ fi
 # The emulated Debian arm64 machine the arm64 tests boot (--tests only):
 # qemu-system-arm runs it, qemu-user-static runs arm64 binaries here (to
 # build its root, and the arm64 unit tests), scripts/arm64-vm.sh builds it
-# once into ~/.cache/pyattach/arm64-vm (about 18 minutes; reused after);
-# g++-aarch64-linux-gnu compiles debugpy's thread-tracing helper for aarch64
-# (internal/armvm/helper.go).
+# once into ~/.cache/pyattach/arm64-vm (about 18 minutes; reused after).
 # It needs root; elsewhere the arm64 tests skip.
 if [ "$FOR_TESTS" = yes ]; then
 	if [ "$(id -u)" -eq 0 ]; then
-		install_missing qemu-system-arm qemu-user-static qemu-utils debootstrap openssh-client g++-aarch64-linux-gnu
+		install_missing qemu-system-arm qemu-user-static qemu-utils debootstrap openssh-client
 		scripts/arm64-vm.sh
 	else
 		say "not root: skipping the emulated arm64 machine (its tests will skip)"

@@ -94,7 +94,7 @@ func Attach(ctx context.Context, req Request) (*Session, error) {
 		return nil, explain(ctx, err, req, target, res)
 	}
 	side.settle()
-	req.Log.Info("bootstrap ready", "debugpy", report.DebugpyVersion, "origin", report.DebugpyOrigin, "reused", report.Reused, "patches", report.Patches)
+	req.Log.Info("bootstrap ready", "debugpy", report.DebugpyVersion, "origin", report.DebugpyOrigin, "reused", report.Reused, "patches", report.Patches, "thread_tracing", report.ThreadTracing)
 	s := &Session{Target: target, Report: report, Inject: res, Elapsed: time.Since(start), conn: side.running().DAP(), control: control, adapter: side, log: req.Log}
 	if req.PathMappings {
 		s.mappings = pathMappings(req)

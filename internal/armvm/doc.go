@@ -14,6 +14,6 @@
 // network, which is restricted (the machine reaches nothing outside).
 // Provision copies in the arm64 pyattach binary (scripts/build-binary.sh)
 // and pyattach's debugpy (its pure-Python wheel: debugpy publishes none for
-// aarch64 Linux), with debugpy's thread-tracing helper compiled for aarch64
-// (helper.go says why); Close stops qemu by its PID and removes the overlay.
+// aarch64 Linux, and no native helper: the bootstrap stands in for it);
+// Close stops qemu by its PID and removes the overlay.
 package armvm

@@ -21,8 +21,8 @@ const (
 // (scripts/build-binary.sh, run from repo) and copies it into the machine
 // with pyattach's debugpy: the wheel debugpy publishes for aarch64 Linux,
 // which for debugpy 1.8 is its pure-Python one (py2.py3-none-any: no
-// compiled speedups, and no helper library for aarch64: see helper.go,
-// which compiles it).
+// compiled speedups, and no helper library for aarch64, whose work
+// pyattach's bootstrap then does itself).
 func (v *VM) Provision(ctx context.Context, repo string) error {
 	repo, err := filepath.Abs(repo)
 	if err != nil {
@@ -44,14 +44,10 @@ func (v *VM) Provision(ctx context.Context, repo string) error {
 	if err := v.CopyIn(ctx, whl, "/tmp/debugpy.whl", 0o644); err != nil {
 		return err
 	}
-	if _, err = v.Run(ctx, fmt.Sprintf("rm -rf %[1]s && python3 -m zipfile -e /tmp/debugpy.whl %[1]s && rm /tmp/debugpy.whl && python3 -m compileall -q %[1]s >/dev/null", DebugpyDir)); err != nil {
-		return err
-	}
-	helper, err := aarch64Helper(ctx, v.dir, whl)
-	if err != nil {
-		return err
-	}
-	return v.CopyIn(ctx, helper, HelperPath, 0o755)
+	// No native helper for aarch64 (debugpy ships none): on CPython
+	// 3.8-3.11 pyattach's bootstrap traces the running threads itself.
+	_, err = v.Run(ctx, fmt.Sprintf("rm -rf %[1]s && python3 -m zipfile -e /tmp/debugpy.whl %[1]s && rm /tmp/debugpy.whl && python3 -m compileall -q %[1]s >/dev/null", DebugpyDir))
+	return err
 }
 
 // debugpyWheel returns debugpy's aarch64 Linux wheel, downloaded with the

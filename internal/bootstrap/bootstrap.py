@@ -482,6 +482,105 @@ class ThreadStates:
         return addr if during == before + 1 and self.int(addr) == before else None
 
 
+class TraceSetter:
+    """Stands in for pydevd's native helper library (attach_linux_<arch>.so)
+    where there is none: debugpy ships it for x86-64 only. On CPython 3.8 to
+    3.11 pydevd puts its tracer into the threads that were already running
+    through that library; without it (Linux on arm64) a breakpoint in such a
+    thread — the main thread's loop, a pool's workers — never fires. This
+    does the same through the C API, with the layout ThreadStates proves:
+    the thread's state is found by its thread id, and given the tracer with
+    the interpreter's own trace trampoline (the C function sys.settrace
+    installs, read off this thread) through _PyEval_SetTrace (3.9+), or by
+    the writes it would make (3.8). pydevd calls it holding the GIL, which
+    no call here releases. It answers pydevd's call as the library would:
+    0 for done, another number for not."""
+
+    def __init__(self, states):
+        self.states = states
+        me = states.current()
+        previous = sys.gettrace()
+        sys.settrace(lambda frame, event, arg: None)
+        self.trampoline = states.ptr(me + states.fields["trace"][0])
+        sys.settrace(previous)
+        self.id_offset = self.find_thread_id(me)
+        self.counter = states.tracing_possible()
+
+    def find_thread_id(self, me):
+        """The offset of PyThreadState.thread_id: the one word of this
+        thread's state that holds this thread's id."""
+        import threading
+        ident = threading.get_ident()
+        found = [off for off in range(0, 256, 8) if self.states.c.c_ulong.from_address(me + off).value == ident]
+        return found[0] if len(found) == 1 else None
+
+    def AttachDebuggerTracing(self, show_debug_info, set_trace_func, tracing_func, thread_ident, unused):
+        try:
+            return self.attach(tracing_func.value, thread_ident.value)
+        except Exception:
+            return -1
+
+    def attach(self, tracer, ident):
+        import threading
+        if ident == threading.get_ident() & 0xFFFFFFFF:
+            sys.settrace(tracer)
+            return 0
+        if not self.trampoline or self.id_offset is None:
+            return -2
+        c = self.states.c
+        for ts in self.states.each():
+            if c.c_ulong.from_address(ts + self.id_offset).value & 0xFFFFFFFF == ident:
+                return self.set_on(ts, tracer)
+        return -3  # the thread has ended
+
+    def set_on(self, ts, tracer):
+        c, states = self.states.c, self.states
+        setter = states.setters.get("trace")
+        if setter is not None:
+            return setter(ts, self.trampoline, id(tracer))
+        if self.counter is None:
+            return -4
+        func, obj = states.fields["trace"]
+        c.pythonapi.Py_IncRef(c.py_object(tracer))
+        held = c.py_object.from_address(ts + obj).value if states.ptr(ts + obj) else None
+        c.c_void_p.from_address(ts + obj).value = id(tracer)
+        was_traced = states.ptr(ts + func)
+        c.c_void_p.from_address(ts + func).value = self.trampoline
+        c.c_int.from_address(ts + states.use_tracing).value = 1
+        if not was_traced:
+            c.c_int.from_address(self.counter).value += 1
+        if held is not None:
+            states.decref(held)
+        return 0
+
+
+def supply_thread_tracing():
+    """Give pydevd a TraceSetter where it has no native helper library and
+    needs one (CPython 3.8-3.11). Returns how pydevd will trace threads
+    that were already running: "native", "pyattach" or "none" (a reason)."""
+    layout = TSTATE_LAYOUT.get(sys.version_info[:2])
+    if layout is None:
+        return "native"  # 3.12+: sys.monitoring reaches every thread
+    try:
+        import debugpy.server.api  # noqa: F401 (puts debugpy's pydevd on sys.path)
+        import pydevd_tracing
+        if pydevd_tracing._load_python_helper_lib() is not None:
+            return "native"
+        import ctypes
+        if ctypes.sizeof(ctypes.c_void_p) != 8 or sys.implementation.name != "cpython":
+            return "none: not a 64-bit CPython"
+        states = ThreadStates(ctypes, layout)
+        if not states.check():
+            return "none: the thread state layout is not as expected"
+        setter = TraceSetter(states)
+        if not setter.trampoline or setter.id_offset is None:
+            return "none: this thread's state did not show its trace trampoline or thread id"
+        pydevd_tracing._load_python_helper_lib.__lib__ = setter
+        return "pyattach"
+    except Exception as exc:
+        return "none: %s: %s" % (type(exc).__name__, exc)
+
+
 def untrace_threads(report, monitored):
     """CPython 3.8-3.11: remove pydevd's trace and profile functions from
     every thread, and recount tracing_possible (3.8, 3.9).
@@ -697,6 +796,7 @@ def connect(cfg, chan):
     if program_debugger_running():
         raise Failure("debugpy-failed", "debugpy already runs in this process, started by the program itself "
                       "(debugpy.listen() or debugpy.connect()); connect your editor to it instead")
+    tracing = supply_thread_tracing()
     try:
         with no_startup_nap(), no_environment_survey(log_dir is not None), \
                 settrace_options(adapter["server_token"]):
@@ -715,6 +815,7 @@ def connect(cfg, chan):
         "reused": False,
         "client_connected": False,
         "patches": dict(PATCHES),
+        "thread_tracing": tracing,
     })
     return report
 

@@ -45,6 +45,11 @@ type Report struct {
 	// Patches says which of the bootstrap's changes to debugpy's and
 	// pydevd's internals took effect (see bootstrap.py's section on them).
 	Patches map[string]bool `json:"patches"`
+	// ThreadTracing says how pydevd reaches the threads that were running
+	// before the attach on CPython 3.8-3.11: "native" (debugpy's helper
+	// library, or 3.12+'s sys.monitoring), "pyattach" (the bootstrap's
+	// stand-in, where debugpy ships no helper: arm64), or "none: why".
+	ThreadTracing string `json:"thread_tracing"`
 }
 
 // Failure is what a bootstrap that could not start debugpy says.

@@ -57,7 +57,13 @@ func debugpyLabel(py testtarget.Interpreter) string {
 // startSession runs `pyattach dap` with a log in the test's directory.
 func startSession(t *testing.T) *daptest.Client {
 	t.Helper()
-	c := daptest.StartAdapter(t, bin, "dap", "--log", filepath.Join(t.TempDir(), "pyattach.log"))
+	return startSessionLogged(t, filepath.Join(t.TempDir(), "pyattach.log"))
+}
+
+// startSessionLogged is startSession with pyattach's log in log.
+func startSessionLogged(t *testing.T, log string) *daptest.Client {
+	t.Helper()
+	c := daptest.StartAdapter(t, bin, "dap", "--log", log)
 	c.Initialize(daptest.DefaultInitializeArgs())
 	return c
 }
