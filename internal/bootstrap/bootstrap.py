@@ -198,6 +198,7 @@ def state():
     fresh.report = None   # what the running debugpy was reported as; None when stopped
     fresh.sessions = 0    # open control channels that reported it ready
     fresh.mtime = 0       # the last stopped debugger's breakpoint generation (see stop_debugpy)
+    fresh.ours = None     # a weak reference to the last debugger a bootstrap started (program_debugger_running)
     return sys.modules.setdefault(STATE_MODULE, fresh)
 
 
@@ -254,6 +255,7 @@ def start_debugpy(cfg, chan):
             with quiet_pydevd(), quick_handoff():
                 report = connect(cfg, chan)
             continue_generations(st)
+            remember_debugger(st)
             st.report = dict(report)
         st.sessions += 1
         return report
@@ -311,10 +313,26 @@ def stop_debugpy():
     import pydevd
     monitored = uses_monitoring()
     pydevd.stoptrace()
+    await_disposed(pydevd)
     api = sys.modules.get("debugpy.server.api")
     if api is not None:
         api.listen.called = False
     return untrace(monitored)
+
+
+DISPOSE_WAIT = 1.0  # seconds await_disposed waits for pydevd to let go of its debugger
+
+
+def await_disposed(pydevd):
+    """Wait until pydevd has let go of the stopped debugger. It does so on
+    whichever of its threads disposes of it, a moment after stoptrace()
+    returns; a debugger still registered then makes the next session's
+    pydevd.settrace() take it for a running one and connect to nothing.
+    Best effort: after DISPOSE_WAIT the next session waits too (connect)."""
+    import time
+    deadline = time.monotonic() + DISPOSE_WAIT
+    while pydevd.get_global_debugger() is not None and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def untrace(monitored):
@@ -793,6 +811,9 @@ def connect(cfg, chan):
         debugpy.configure(subProcess=bool(cfg["sub_process"]))
     if chan.abandoned():
         raise Failure("abandoned", "pyattach gave up on this attach before debugpy was started")
+    pydevd = sys.modules.get("pydevd")
+    if pydevd is not None:
+        await_disposed(pydevd)  # an earlier session's, winding down
     if program_debugger_running():
         raise Failure("debugpy-failed", "debugpy already runs in this process, started by the program itself "
                       "(debugpy.listen() or debugpy.connect()); connect your editor to it instead")
@@ -822,10 +843,26 @@ def connect(cfg, chan):
 
 def program_debugger_running():
     """Whether pydevd already runs here, started by the program: a second
-    start would take it over from under the program's own debugger (no
-    bootstrap started it: see start_debugpy)."""
+    start would take it over from under the program's own debugger. No
+    bootstrap session is running (see start_debugpy); a debugger an earlier
+    one started, and stopped, may still be registered for a moment while
+    its threads wind down: that one is ours."""
     pydevd = sys.modules.get("pydevd")
-    return pydevd is not None and pydevd.get_global_debugger() is not None
+    debugger = pydevd.get_global_debugger() if pydevd is not None else None
+    if debugger is None:
+        return False
+    ours = state().ours
+    return ours is None or ours() is not debugger
+
+
+def remember_debugger(st):
+    """Note the debugger this bootstrap started, without keeping it alive."""
+    import weakref
+    import pydevd
+    try:
+        st.ours = weakref.ref(pydevd.get_global_debugger())
+    except TypeError:
+        st.ours = None
 
 
 def home_hex(path):
