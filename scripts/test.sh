@@ -45,10 +45,6 @@ step "end-to-end tests (real gdb, real debugpy, every interpreter found)"
 go test -tags e2e -count=1 -timeout=25m -v -skip '^TestArm64VM$' ./internal/e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
 test "${PIPESTATUS[0]}" -eq 0
 
-step "arm64: the e2e core in an emulated Debian arm64 machine (qemu TCG; skips if scripts/arm64-vm.sh has not built it)"
-go test -tags e2e -count=1 -timeout=20m -v -run '^TestArm64VM$' ./internal/e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
-test "${PIPESTATUS[0]}" -eq 0
-
 # A count, not a duration: with -fuzztime=10s, Go 1.26's fuzzing coordinator
 # can fail a target with "context deadline exceeded" as the time runs out
 # (golang/go#75804, fixed in Go 1.27). 400,000 inputs take 5-12 s here.
@@ -59,6 +55,10 @@ done
 
 step "release artifacts: make dist, then install them offline (pip, pipx, uv) and run them"
 scripts/dist-test.sh
+
+step "arm64: the e2e core in an emulated Debian arm64 machine with the arm64 release artifacts of make dist (qemu TCG; skips if scripts/arm64-vm.sh has not built it)"
+PYATTACH_DIST="$PWD/dist" go test -tags e2e -count=1 -timeout=20m -v -run '^TestArm64VM$' ./internal/e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
+test "${PIPESTATUS[0]}" -eq 0
 
 if [ -f vscode-extension/package.json ]; then
 	step "VS Code extension"

@@ -76,6 +76,8 @@ type VM struct {
 	// Boot is how long the machine took from qemu's start to its first
 	// SSH answer.
 	Boot time.Duration
+	// Pyattach says which pyattach Provision copied in.
+	Pyattach string
 }
 
 // bootTimeout bounds an emulated boot (about 20-40 s on this kind of

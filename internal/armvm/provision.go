@@ -1,11 +1,15 @@
 package armvm
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/pyattach/pyattach/internal/debugpydist"
 )
@@ -17,9 +21,10 @@ const (
 	DebugpyDir = "/opt/pyattach/debugpy-" + debugpydist.Version
 )
 
-// Provision builds pyattach for arm64 as it is released
-// (scripts/build-binary.sh, run from repo) and copies it into the machine
-// with pyattach's debugpy: the wheel debugpy publishes for aarch64 Linux,
+// Provision copies pyattach for arm64 into the machine — the one in the
+// release artifacts when DistEnv names them (see releaseBinary), else one
+// built as it is released (scripts/build-binary.sh, run from repo) — with
+// pyattach's debugpy: the wheel debugpy publishes for aarch64 Linux,
 // which for debugpy 1.8 is its pure-Python one (py2.py3-none-any: no
 // compiled speedups, and no helper library for aarch64, whose work
 // pyattach's bootstrap then does itself).
@@ -29,10 +34,13 @@ func (v *VM) Provision(ctx context.Context, repo string) error {
 		return err
 	}
 	bin := filepath.Join(v.work, "pyattach-arm64")
-	build := exec.CommandContext(ctx, filepath.Join(repo, "scripts", "build-binary.sh"), "arm64", bin)
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building pyattach for arm64: %w: %s", err, out)
+	if dist := os.Getenv(DistEnv); dist != "" {
+		v.Pyattach, err = releaseBinary(repo, dist, bin)
+	} else {
+		v.Pyattach, err = buildBinary(ctx, repo, bin)
+	}
+	if err != nil {
+		return err
 	}
 	if err := v.CopyIn(ctx, bin, PyattachPath, 0o755); err != nil {
 		return err
@@ -48,6 +56,66 @@ func (v *VM) Provision(ctx context.Context, repo string) error {
 	// 3.8-3.11 pyattach's bootstrap traces the running threads itself.
 	_, err = v.Run(ctx, fmt.Sprintf("rm -rf %[1]s && python3 -m zipfile -e /tmp/debugpy.whl %[1]s && rm /tmp/debugpy.whl && python3 -m compileall -q %[1]s >/dev/null", DebugpyDir))
 	return err
+}
+
+// DistEnv names the directory of `make dist`'s artifacts, whose arm64
+// pyattach the machine then runs.
+const DistEnv = "PYATTACH_DIST"
+
+func buildBinary(ctx context.Context, repo, out string) (string, error) {
+	build := exec.CommandContext(ctx, filepath.Join(repo, "scripts", "build-binary.sh"), "arm64", out)
+	build.Dir = repo
+	if b, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building pyattach for arm64: %w: %s", err, b)
+	}
+	return "built by scripts/build-binary.sh arm64", nil
+}
+
+// releaseBinary writes to out the pyattach of the arm64 release artifacts
+// in dist — the wheel's — after checking that the .vsix and the bare
+// binary carry the very same bytes: what the machine tests is what all
+// three ship.
+func releaseBinary(repo, dist, out string) (string, error) {
+	v, err := os.ReadFile(filepath.Join(repo, "VERSION"))
+	if err != nil {
+		return "", err
+	}
+	version := strings.TrimSpace(string(v))
+	wheel := fmt.Sprintf("pyattach-%s-py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64.whl", version)
+	vsix := fmt.Sprintf("pyattach-linux-arm64-%s.vsix", version)
+	inWheel, err := zipEntry(filepath.Join(dist, wheel), fmt.Sprintf("pyattach-%s.data/scripts/pyattach", version))
+	if err != nil {
+		return "", err
+	}
+	inVSIX, err := zipEntry(filepath.Join(dist, vsix), "extension/bin/linux-arm64/pyattach")
+	if err != nil {
+		return "", err
+	}
+	bare, err := os.ReadFile(filepath.Join(dist, "pyattach-linux-arm64"))
+	if err != nil {
+		return "", err
+	}
+	if !bytes.Equal(inWheel, inVSIX) || !bytes.Equal(inWheel, bare) {
+		return "", fmt.Errorf("the arm64 pyattach differs between %s, %s and pyattach-linux-arm64", wheel, vsix)
+	}
+	if err := os.WriteFile(out, inWheel, 0o755); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("the release's: %s's (the same bytes as %s's and pyattach-linux-arm64)", wheel, vsix), nil
+}
+
+func zipEntry(archive, name string) ([]byte, error) {
+	z, err := zip.OpenReader(archive)
+	if err != nil {
+		return nil, err
+	}
+	defer z.Close()
+	f, err := z.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", archive, err)
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // debugpyWheel returns debugpy's aarch64 Linux wheel, downloaded with the

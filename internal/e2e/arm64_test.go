@@ -99,6 +99,7 @@ func bootArm64(ctx context.Context, t *testing.T, dir string, cpu armvm.CPU) *ar
 	if err := vm.Provision(ctx, "../.."); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("arm64: pyattach in the machine: %s", vm.Pyattach)
 	if _, err := vm.Run(ctx, "cat > /tmp/arm64_target.py <<'EOF'\n"+arm64Target+"EOF"); err != nil {
 		t.Fatal(err)
 	}
