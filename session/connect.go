@@ -20,8 +20,8 @@ import (
 // childjoin.Ticket.
 const JoinKey = "pyattachJoin"
 
-// childMarker stands, in the attach pyattach forwards to debugpy's
-// adapter, for the address a child session would join: debugpy copies
+// childMarker stands, in the attach pyattach forwards to the adapter
+// beside it (Handover), for the address a child session would join: debugpy copies
 // "connect" into each child's attach configuration (and would otherwise
 // look for the DAP port the adapter beside pyattach does not have), and
 // the bridge replaces it with a Ticket (childConfig).

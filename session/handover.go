@@ -8,7 +8,6 @@ import (
 	"github.com/pyattach/pyattach/bridge"
 	"github.com/pyattach/pyattach/internal/attacherr"
 	"github.com/pyattach/pyattach/internal/dapio"
-	"github.com/pyattach/pyattach/internal/pathmap"
 )
 
 // OwnAttachKeys are the attach arguments pyattach consumes itself and does
@@ -52,8 +51,14 @@ func (s *Session) Handover(ctx context.Context, editor *dapio.Conn, initializeAr
 	_ = json.Unmarshal(f.Body, &caps)
 
 	body, err := StripAttach(attach.Body)
+	if err == nil && (s.adapter != nil || s.joined != nil) {
+		body, err = withArgument(body, "connect", childMarker)
+	}
 	if err == nil && s.mappings != nil {
-		body, err = withPathMappings(body, s.mappings)
+		var raw []byte
+		if raw, err = json.Marshal(s.mappings); err == nil {
+			body, err = withArgument(body, "pathMappings", raw)
+		}
 	}
 	if err == nil {
 		err = b.Forward(dapio.Frame{Body: body, Env: attach.Env})
@@ -74,8 +79,7 @@ func (s *Session) Handover(ctx context.Context, editor *dapio.Conn, initializeAr
 
 // StripAttach returns an attach request without the arguments that are
 // pyattach's own or that would conflict with the debuggee being connected
-// already, and with childMarker. Fields are re-encoded in sorted order;
-// values keep their bytes.
+// already. Fields are re-encoded in sorted order; values keep their bytes.
 func StripAttach(body []byte) ([]byte, error) {
 	var msg map[string]json.RawMessage
 	if err := json.Unmarshal(body, &msg); err != nil {
@@ -93,7 +97,6 @@ func StripAttach(body []byte) ([]byte, error) {
 	if args == nil {
 		args = map[string]json.RawMessage{}
 	}
-	args["connect"] = childMarker
 	// debugpy cannot take an empty arguments object; editors always send
 	// at least the configuration's "request".
 	if _, ok := args["request"]; !ok {
@@ -107,8 +110,8 @@ func StripAttach(body []byte) ([]byte, error) {
 	return json.Marshal(msg)
 }
 
-// withPathMappings adds debugpy's pathMappings to an attach request.
-func withPathMappings(body []byte, mappings []pathmap.Mapping) ([]byte, error) {
+// withArgument sets one argument of an attach request.
+func withArgument(body []byte, key string, value json.RawMessage) ([]byte, error) {
 	var msg map[string]json.RawMessage
 	if err := json.Unmarshal(body, &msg); err != nil {
 		return nil, err
@@ -117,13 +120,11 @@ func withPathMappings(body []byte, mappings []pathmap.Mapping) ([]byte, error) {
 	if err := json.Unmarshal(msg["arguments"], &args); err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(mappings)
+	args[key] = value
+	raw, err := json.Marshal(args)
 	if err != nil {
 		return nil, err
 	}
-	args["pathMappings"] = raw
-	if msg["arguments"], err = json.Marshal(args); err != nil {
-		return nil, err
-	}
+	msg["arguments"] = raw
 	return json.Marshal(msg)
 }

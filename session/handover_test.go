@@ -31,7 +31,6 @@ func TestStripAttach(t *testing.T) {
 		"rules":        `[{"path":"x","include":false}]`,
 		"subProcess":   `true`,
 		"custom":       `{"k":[1,2.50,"\u00e9"]}`,
-		"connect":      string(childMarker),
 	}
 	if len(msg.Arguments) != len(want) {
 		t.Errorf("arguments = %v; want exactly %v", keys(msg.Arguments), keys(want))
@@ -45,7 +44,7 @@ func TestStripAttach(t *testing.T) {
 
 func TestStripAttachWithoutArguments(t *testing.T) {
 	out, err := StripAttach([]byte(`{"seq":1,"type":"request","command":"attach"}`))
-	if err != nil || string(out) != `{"arguments":{"connect":{"host":"127.0.0.1","port":0},"request":"attach"},"command":"attach","seq":1,"type":"request"}` {
+	if err != nil || string(out) != `{"arguments":{"request":"attach"},"command":"attach","seq":1,"type":"request"}` {
 		t.Errorf("StripAttach = %s, %v", out, err)
 	}
 }
