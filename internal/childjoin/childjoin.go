@@ -126,8 +126,10 @@ func (p *Point) handshake(c *net.UnixConn) error {
 		return fmt.Errorf("reading its token: %w", err)
 	}
 	if subtle.ConstantTimeCompare([]byte(strings.TrimSuffix(line, "\n")), []byte(p.ticket.Token)) != 1 {
+		err := errors.New("wrong token")
+		p.log.Warn("refused a session that tried to join the adapter", "err", err)
 		fmt.Fprintln(c, refused)
-		return errors.New("wrong token")
+		return nil // logged before the answer, so that it is there when the other side reads it
 	}
 	if _, err := fmt.Fprintln(c, admitted); err != nil {
 		return err

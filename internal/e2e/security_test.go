@@ -320,14 +320,22 @@ func runProbe(t *testing.T, cred *syscall.Credential, sockets []listener, marker
 	return results
 }
 
-// expectInLogs checks that one of the files matching glob contains text.
+// expectInLogs checks that one of the files matching glob contains text,
+// waiting a little: the refusals are logged as their connections end.
 func expectInLogs(t *testing.T, glob, text string) {
 	t.Helper()
-	files, _ := filepath.Glob(glob)
-	for _, f := range files {
-		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), text) {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		files, _ := filepath.Glob(glob)
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), text) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("no log of %s says %q", glob, text)
 			return
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	t.Errorf("no log of %s says %q", glob, text)
 }
