@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/google/go-dap"
+
 	"github.com/pyattach/pyattach/internal/daptest"
 	"github.com/pyattach/pyattach/internal/testtarget"
 )
@@ -117,31 +119,7 @@ func TestChildProcess(t *testing.T) {
 			target := testtarget.Start(t, py, testtarget.Children)
 			line := testtarget.Line(t, target.Script, testtarget.MarkChild)
 			parent := startSession(t)
-			attach := parent.Send("attach", map[string]any{"processId": target.PID, "subProcess": true})
-			parent.ExpectEvent("initialized")
-			parent.ConfigurationDone()
-			if resp := parent.ExpectResponse(attach); !resp.Success {
-				t.Fatalf("attach failed: %s", resp.Message)
-			}
-			req := parent.ExpectReverseRequest("startDebugging")
-			var args struct {
-				Request       string         `json:"request"`
-				Configuration map[string]any `json:"configuration"`
-			}
-			if err := req.DecodeArguments(&args); err != nil || args.Request != "attach" || args.Configuration["subProcessId"] == nil {
-				t.Fatalf("startDebugging arguments = %s (%v)", req.Arguments, err)
-			}
-			parent.Respond(req, nil)
-
-			child := startSession(t)
-			childAttach := child.Send("attach", args.Configuration)
-			child.ExpectEvent("initialized")
-			child.SetBreakpoints(target.Script, []int{line})
-			child.ConfigurationDone()
-			if resp := child.ExpectResponse(childAttach); !resp.Success {
-				t.Fatalf("child attach failed: %s", resp.Message)
-			}
-			stopped := child.ExpectStopped()
+			child, stopped := attachChildAndBreak(t, parent, target, line, nil)
 			frames := child.StackTrace(stopped.ThreadId)
 			if frames[0].Name != "child_step" || frames[0].Line != line {
 				t.Fatalf("child stopped in %s:%d, want child_step:%d", frames[0].Name, frames[0].Line, line)
@@ -158,4 +136,41 @@ func TestChildProcess(t *testing.T) {
 			target.WaitProgress(t)
 		})
 	}
+}
+
+// attachChildAndBreak attaches parent to target (a Children fixture) with
+// extra attach arguments, answers the startDebugging request debugpy sends
+// for its first child, starts that child's session as an editor would, and
+// waits for it to stop at line.
+func attachChildAndBreak(t *testing.T, parent *daptest.Client, target *testtarget.Target, line int, extra map[string]any) (*daptest.Client, dap.StoppedEventBody) {
+	t.Helper()
+	args := map[string]any{"processId": target.PID, "subProcess": true}
+	for k, v := range extra {
+		args[k] = v
+	}
+	attach := parent.Send("attach", args)
+	parent.ExpectEvent("initialized")
+	parent.ConfigurationDone()
+	if resp := parent.ExpectResponse(attach); !resp.Success {
+		t.Fatalf("attach failed: %s", resp.Message)
+	}
+	req := parent.ExpectReverseRequest("startDebugging")
+	var start struct {
+		Request       string         `json:"request"`
+		Configuration map[string]any `json:"configuration"`
+	}
+	if err := req.DecodeArguments(&start); err != nil || start.Request != "attach" || start.Configuration["subProcessId"] == nil {
+		t.Fatalf("startDebugging arguments = %s (%v)", req.Arguments, err)
+	}
+	parent.Respond(req, nil)
+
+	child := startSession(t)
+	childAttach := child.Send("attach", start.Configuration)
+	child.ExpectEvent("initialized")
+	child.SetBreakpoints(target.Script, []int{line})
+	child.ConfigurationDone()
+	if resp := child.ExpectResponse(childAttach); !resp.Success {
+		t.Fatalf("child attach failed: %s", resp.Message)
+	}
+	return child, child.ExpectStopped()
 }

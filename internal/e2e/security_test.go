@@ -114,29 +114,7 @@ func TestNoDoorForOtherUsers(t *testing.T) {
 
 	parent := daptest.StartAdapter(t, bin, "dap", "--log", parentLog)
 	parent.Initialize(daptest.DefaultInitializeArgs())
-	attach := parent.Send("attach", map[string]any{"processId": target.PID, "subProcess": true, "debugpyLogDir": logDir})
-	parent.ExpectEvent("initialized")
-	parent.ConfigurationDone()
-	if resp := parent.ExpectResponse(attach); !resp.Success {
-		t.Fatalf("attach failed: %s", resp.Message)
-	}
-	req := parent.ExpectReverseRequest("startDebugging")
-	var args struct {
-		Configuration map[string]any `json:"configuration"`
-	}
-	if err := req.DecodeArguments(&args); err != nil {
-		t.Fatal(err)
-	}
-	parent.Respond(req, nil)
-	child := startSession(t)
-	childAttach := child.Send("attach", args.Configuration)
-	child.ExpectEvent("initialized")
-	child.SetBreakpoints(target.Script, []int{line})
-	child.ConfigurationDone()
-	if resp := child.ExpectResponse(childAttach); !resp.Success {
-		t.Fatalf("child attach failed: %s", resp.Message)
-	}
-	stopped := child.ExpectStopped()
+	child, stopped := attachChildAndBreak(t, parent, target, line, map[string]any{"debugpyLogDir": logDir})
 	frames := child.StackTrace(stopped.ThreadId)
 
 	sockets := listeners(t, map[string]int{"target": target.PID, "parent pyattach": parent.Adapter().PID, "child pyattach": child.Adapter().PID})
