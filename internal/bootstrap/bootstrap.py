@@ -206,7 +206,9 @@ HANDOFF_INTERVAL = 0.0002  # seconds: the switch interval while debugpy starts (
 
 
 class quick_handoff:
-    """Shorten the interpreter's switch interval while debugpy starts.
+    """Shorten the interpreter's switch interval while debugpy starts or
+    stops (stopping, likewise, waits on pydevd's threads: 0.63 s with four
+    busy threads, without it).
     Starting pydevd takes the GIL thousands of times, on this thread and
     on pydevd's reader and writer, each time after a socket exchange with
     the adapter; in a program whose threads run Python without pause, each
@@ -273,7 +275,8 @@ def release(cfg):
             return {"stopped": False, "reason": "another session uses debugpy"}
         st.report = None
         st.mtime = debugger_mtime()
-        return stop_debugpy()
+        with quick_handoff():
+            return stop_debugpy()
 
 
 def debugger_mtime():
@@ -309,15 +312,40 @@ def stop_debugpy():
             if name.startswith("original_"):
                 setattr(module, name[len("original_"):], getattr(module, name))
                 delattr(module, name)
-    end_reader()
     import pydevd
     monitored = uses_monitoring()
+    quiet_callbacks(monitored)
+    end_reader()
     pydevd.stoptrace()
     await_disposed(pydevd)
+    keep_stop_reasons.remove()
     api = sys.modules.get("debugpy.server.api")
     if api is not None:
         api.listen.called = False
     return untrace(monitored)
+
+
+CALLBACK_GRACE = 0.02  # seconds quiet_callbacks gives threads to leave pydevd's callbacks
+
+
+def quiet_callbacks(monitored):
+    """Stop pydevd's sys.monitoring callbacks before its debugger goes.
+    A callback reads the debugger twice and fails if it went in between;
+    raised into the program's own code, that AttributeError ends whichever
+    thread was in the callback (seen on 3.15, where pydevd's callbacks are
+    plain Python). pydevd's own order (stoptrace) is the same, and it then
+    waited half a second before letting go of the debugger, which
+    no_dispose_wait skips: threads caught inside a callback get a moment
+    to leave it instead (each runs a few bytecodes; quick_handoff is on)."""
+    if not monitored:
+        return
+    try:
+        from _pydevd_sys_monitoring import pydevd_sys_monitoring
+        pydevd_sys_monitoring.stop_monitoring(all_threads=True)
+    except Exception:
+        return
+    import time
+    time.sleep(CALLBACK_GRACE)
 
 
 DISPOSE_WAIT = 1.0  # seconds await_disposed waits for pydevd to let go of its debugger
@@ -806,7 +834,7 @@ def connect(cfg, chan):
     chan.notify("progress", {"message": "starting debugpy %s" % version})
     log_dir = fs_path(cfg.get("debugpy_log_dir"))
     if log_dir is not None:
-        debugpy.log_to(log_dir)
+        debugpy_log_to(debugpy, log_dir)
     if cfg.get("sub_process") is not None:
         debugpy.configure(subProcess=bool(cfg["sub_process"]))
     if chan.abandoned():
@@ -826,6 +854,7 @@ def connect(cfg, chan):
         raise Failure("debugpy-failed", "debugpy.connect() failed: %s" % exc)
     no_delay()
     check_reader()
+    keep_stop_reasons.install()
     report = describe_python()
     report.update({
         "debugpy_version": version,
@@ -839,6 +868,25 @@ def connect(cfg, chan):
         "thread_tracing": tracing,
     })
     return report
+
+
+def debugpy_log_to(debugpy, log_dir):
+    """debugpy takes a log directory only before its first start in a
+    process (after that, log_to() raises "logging has already begun"), but
+    a later session asked for logs too: its own log module and pydevd's are
+    pointed at the directory the way its first start would have."""
+    api = sys.modules.get("debugpy.server.api")
+    ensured = getattr(getattr(api, "ensure_logging", None), "ensured", False)
+    if not ensured:
+        debugpy.log_to(log_dir)
+        return
+    from debugpy.common import log
+    if log.log_dir != log_dir:
+        log.log_dir = log_dir
+        log.to_file(prefix="debugpy.server")
+    pydevd = sys.modules.get("pydevd")
+    if pydevd is not None and hasattr(pydevd, "log_to"):
+        pydevd.log_to(os.path.join(log_dir, "debugpy.pydevd.log"))
 
 
 def program_debugger_running():
@@ -906,7 +954,8 @@ class settrace_options:
 # --- Reaching into debugpy and pydevd -------------------------------------
 #
 # Each of these changes something of debugpy's or pydevd's that their API
-# does not offer, to save time on every attach or detach. Each is best
+# does not offer, to save time on every attach or detach, or to mend a
+# race of pydevd's (keep_stop_reasons). Each is best
 # effort: where a debugpy release lacks what it relies on, debugpy's own
 # behaviour stays, at its cost. PATCHES records which took effect; the
 # ready report carries it, and a test (bootstrap/python_test.go) requires
@@ -918,6 +967,8 @@ PATCHES = {
     "environment_survey": False,  # no_environment_survey: the package survey skipped
     "no_delay": False,            # no_delay: TCP_NODELAY on pydevd's socket
     "reader_shutdown": False,     # end_reader will find pydevd's reader and socket
+    "dispose_wait": False,        # no_dispose_wait: pydevd's threads end without waiting for each other
+    "stop_reasons": False,        # keep_stop_reasons: a breakpoint's stop is never silenced
 }
 
 
@@ -1015,8 +1066,12 @@ def check_reader():
     """Record whether end_reader will find what it needs when the session
     ends (it runs then, too late to report)."""
     try:
-        pydevd_reader()
+        py_db, _ = pydevd_reader()
         PATCHES["reader_shutdown"] = True
+        for name in ("_wait_for_threads_to_finish_called", "_wait_for_threads_to_finish_called_lock",
+                     "_wait_for_threads_to_finish_called_event"):
+            getattr(py_db, name)
+        PATCHES["dispose_wait"] = True
     except Exception:
         pass
 
@@ -1034,11 +1089,32 @@ def end_reader():
     internals, and without them stoptrace() simply takes its half second."""
     try:
         py_db, readers = pydevd_reader()
+    except Exception:
+        return
+    try:
+        no_dispose_wait(py_db)
+    except Exception:
+        pass
+    try:
         py_db._client_socket.shutdown(socket.SHUT_RD)
         for reader in readers:
             reader.join(READER_END_WAIT)
     except Exception:
         pass
+
+
+def no_dispose_wait(py_db):
+    """Spare pydevd's threads their wait for each other as they end. Each
+    one disposes of the debugger as it ends; the first waits for the other
+    pydevd threads to end (polling every 0.1 s, for up to 0.5 s), and they
+    wait for it to be done waiting: every stop took half a second, more
+    with busy threads. Marked as done, the wait is skipped; the threads
+    end all the same, and stop_debugpy waits for what matters (the reader,
+    and pydevd letting go of the debugger). Raises when this pydevd lacks
+    what it relies on (check_reader)."""
+    with py_db._wait_for_threads_to_finish_called_lock:
+        py_db._wait_for_threads_to_finish_called = True
+    py_db._wait_for_threads_to_finish_called_event.set()
 
 
 def pydevd_reader():
@@ -1050,6 +1126,51 @@ def pydevd_reader():
     if not readers or py_db._client_socket is None:
         raise LookupError("no pydevd reader or client socket")
     return py_db, readers
+
+
+class keep_stop_reasons:
+    """Stop pydevd from silencing a breakpoint hit by several threads at
+    once (issue 17). A thread that hits a breakpoint marks itself stopped
+    "at a breakpoint" and then marks every other thread stopped "because
+    another thread stopped" (suspend_all_threads); with threads that run
+    the breakpointed code continuously, two or more hit it together and
+    each overwrites the others' reason, so every thread can end up stopped
+    for the secondary reason, for which pydevd sends the editor nothing:
+    the whole program waits at the breakpoint and the editor never hears
+    of it (pydevd's log: "Suspend not sent because stop reason is thread
+    suspend"). In debugpy 1.6 to 1.8.22 at least; a few sessions in 50
+    with four busy threads, every one with pydevd's logging on. Here
+    marking another thread leaves alone a thread already stopped for a
+    reason of its own. Installed for a session, removed at its end."""
+
+    @staticmethod
+    def install():
+        try:
+            from _pydevd_bundle import pydevd_thread_lifecycle as lifecycle
+            from _pydevd_bundle.pydevd_comm_constants import CMD_THREAD_SUSPEND
+            from _pydevd_bundle.pydevd_constants import STATE_SUSPEND
+            mark, info_of = lifecycle.mark_thread_suspended, lifecycle.set_additional_thread_info
+        except Exception:
+            return
+        mark = getattr(mark, "pyattach_original", mark)
+
+        def mark_thread_suspended(thread, stop_reason, *args, **kwargs):
+            if stop_reason == CMD_THREAD_SUSPEND and getattr(thread, "stop_reason", stop_reason) != stop_reason:
+                info = info_of(thread)
+                if info.pydev_state == STATE_SUSPEND:
+                    return info
+            return mark(thread, stop_reason, *args, **kwargs)
+
+        mark_thread_suspended.pyattach_original = mark
+        lifecycle.mark_thread_suspended = mark_thread_suspended
+        PATCHES["stop_reasons"] = True
+
+    @staticmethod
+    def remove():
+        lifecycle = sys.modules.get("_pydevd_bundle.pydevd_thread_lifecycle")
+        original = getattr(getattr(lifecycle, "mark_thread_suspended", None), "pyattach_original", None)
+        if original is not None:
+            lifecycle.mark_thread_suspended = original
 
 
 # --- End of reaching into debugpy and pydevd ------------------------------

@@ -199,7 +199,8 @@ func TestBootstrapStartsDebugpy(t *testing.T) {
 }
 
 // TestDebugpyPatchesTakeEffect: every change the bootstrap makes to
-// debugpy's and pydevd's internals (to save 40-500 ms per attach or detach)
+// debugpy's and pydevd's internals (to save 40-500 ms per attach or detach,
+// or to keep a breakpoint hit by several threads from going unreported)
 // takes effect with the debugpy pyattach pins; a debugpy upgrade that
 // breaks one fails here.
 func TestDebugpyPatchesTakeEffect(t *testing.T) {
@@ -212,7 +213,7 @@ func TestDebugpyPatchesTakeEffect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"startup_nap", "environment_survey", "no_delay", "reader_shutdown"}
+	want := []string{"startup_nap", "environment_survey", "no_delay", "reader_shutdown", "dispose_wait", "stop_reasons"}
 	for _, name := range want {
 		if !r.Patches[name] {
 			t.Errorf("patch %s did not take effect with debugpy %s (report: %v)", name, r.DebugpyVersion, r.Patches)

@@ -32,6 +32,7 @@ type debugFlags struct {
 	timeout       time.Duration
 	gdb           string
 	debugpyPath   string
+	debugpyLogDir string
 	jsonOut       bool
 	logPath       string
 	tree          bool
@@ -45,6 +46,7 @@ func (d *debugFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&d.timeout, "timeout", 0, "attach timeout (default 30s)")
 	fs.StringVar(&d.gdb, "gdb", "", "gdb executable (default: gdb on PATH)")
 	fs.StringVar(&d.debugpyPath, "debugpy-path", "", "directory holding the debugpy package to use in the target")
+	fs.StringVar(&d.debugpyLogDir, "debugpy-log", "", "have debugpy write its logs (adapter, target) in `DIR`")
 	fs.BoolVar(&d.jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&d.logPath, "log", os.Getenv(envLog), "record the session in `FILE`")
 	fs.BoolVar(&d.tree, "tree", false, "also debug every Python descendant of PID (gunicorn's workers, a multiprocessing pool); each stop says its process")
@@ -68,6 +70,9 @@ func (d *debugFlags) options(pid int, serve func(context.Context, io.Reader, io.
 	}
 	if d.debugpyPath != "" {
 		o.Attach["debugpyPath"] = d.debugpyPath
+	}
+	if d.debugpyLogDir != "" {
+		o.Attach["debugpyLogDir"] = d.debugpyLogDir
 	}
 	return o, nil
 }

@@ -109,6 +109,23 @@ func matrixScript(t *testing.T, name string) string {
 	return path
 }
 
+// copyMatrixScript copies the matrix fixture name to path (making its
+// directory) and returns path.
+func copyMatrixScript(t *testing.T, name, path string) string {
+	t.Helper()
+	src, err := os.ReadFile(matrixScript(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // runs numbers the targets this test process starts, for their tags.
 var runs atomic.Int64
 
@@ -573,18 +590,8 @@ func matrixIsolated(t *testing.T, py testtarget.Interpreter) {
 const oddDir = "dir with spaces/ünïcödé ✓ 名前"
 
 func matrixOddScriptPath(t *testing.T, py testtarget.Interpreter) {
-	src, err := os.ReadFile(matrixScript(t, "launched.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := filepath.Join(t.TempDir(), oddDir)
-	script := filepath.Join(dir, "my script ü.py")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(script, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	script := copyMatrixScript(t, "launched.py", filepath.Join(dir, "my script ü.py"))
 	target := startTarget(t, py, script, testtarget.WithDir(dir))
 	c, stopped, top := stopAt(t, target, "launched", "look")
 	if here := localValue(t, c, top.Id, "here"); !strings.Contains(here, "名前/my script ü.py") {

@@ -3,70 +3,110 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pyattach/pyattach/internal/forkyroot"
 	"github.com/pyattach/pyattach/internal/testtarget"
 )
 
-// poolSessions is how many sessions TestThreadPoolBreakpoints runs on each
-// interpreter: more where breakpoints in threads that were running before
-// the attach were seen missed (CPython 3.12 and 3.13, which pydevd serves
-// through sys.monitoring): twice PYATTACH_POOL_SESSIONS there, which must
-// be set for the test to run at all (see the skip message).
-func poolSessions(py testtarget.Interpreter, n int) int {
+// Sessions TestThreadPoolBreakpoints runs on each interpreter (issue 17):
+// more on CPython 3.12 and 3.13, which pydevd serves through
+// sys.monitoring, where misses were first seen. PYATTACH_POOL_SESSIONS=N
+// runs N per interpreter instead (twice that on 3.12 and 3.13), for a
+// longer hunt or a quicker run.
+const (
+	poolSessionsEnv       = "PYATTACH_POOL_SESSIONS"
+	poolSessionsDefault   = 50
+	poolSessionsPerTarget = 10 // then a fresh target: its first attach imports debugpy
+)
+
+func poolSessions(t *testing.T, py testtarget.Interpreter) int {
+	n := poolSessionsDefault
+	if s := os.Getenv(poolSessionsEnv); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1 {
+			t.Fatalf("%s=%q: want a number of sessions", poolSessionsEnv, s)
+		}
+	}
 	if py.Major == 3 && (py.Minor == 12 || py.Minor == 13) {
 		return 2 * n
 	}
 	return n
 }
 
-const poolSessionsEnv = "PYATTACH_POOL_SESSIONS"
-
 // TestThreadPoolBreakpoints attaches, again and again, to targets whose
 // thread-pool workers were running long before the attach and run the
-// breakpointed function continuously: every session must stop there
-// (no miss), evaluate in the stopped frame, continue and detach, two
-// sessions per target; after every detach, every worker thread must still
-// make progress.
+// breakpointed function continuously: every session must stop there (no
+// miss), evaluate in the stopped frame, continue and detach; after every
+// detach, every worker thread must still make progress. On every
+// interpreter found, and forky's 3.14 and 3.15 (remote exec) when the root
+// is there. Before the bootstrap's keep_stop_reasons, sessions missed when
+// several workers hit the breakpoint at once (every one with debugpy's
+// logs on: the second session on each target has them); before
+// quiet_callbacks, a detach could end a worker on 3.15.
 func TestThreadPoolBreakpoints(t *testing.T) {
-	sessions, err := strconv.Atoi(os.Getenv(poolSessionsEnv))
-	if err != nil {
-		t.Skipf("not run by default: on CPython 3.8-3.11 a session can still miss the breakpoint (a few in 50, issue 17, open; 3.12 and 3.13: none in 100), and a session takes 2-4 s to stop; set %s=N to run N sessions per interpreter, twice that on 3.12 and 3.13 (N=25 takes about 2 min per interpreter here)", poolSessionsEnv)
-	}
 	for _, py := range testtarget.Interpreters(t) {
 		t.Run(py.Label, func(t *testing.T) {
-			n := poolSessions(py, sessions)
-			var took []time.Duration
-			for i := 0; i < n; i += 2 {
-				target := startTarget(t, py, matrixScript(t, "pool.py"))
-				line := testtarget.Line(t, target.Script, "# BREAK:pool")
-				for s := 0; s < 2 && i+s < n; s++ {
-					took = append(took, poolSession(t, target, line, i+s+1))
-					expectEveryThread(t, target)
-				}
-				target.Stop(t)
+			target := func() *testtarget.Target { return startTarget(t, py, matrixScript(t, "pool.py")) }
+			runPoolSessions(t, py, target)
+		})
+	}
+	for _, minor := range forkyroot.Minors {
+		t.Run(fmt.Sprintf("forky-3.%d", minor), func(t *testing.T) {
+			root := forkyRoot(t)
+			py := forkyPython(t, root, inChroot, minor)
+			recordInterpreter(py.Label + " (thread pool, remote exec)")
+			script := copyMatrixScript(t, "pool.py", filepath.Join(t.TempDir(), "pool.py")) // in the root (see forkyRoot)
+			target := func() *testtarget.Target {
+				tg, _ := startInRoot(t, py, inChroot, script)
+				return tg
 			}
-			slices.Sort(took)
-			t.Logf("%s: %d sessions, every one stopped at the breakpoint, every worker ran on after each; attach request to stop: median %v, longest %v",
-				py.Label, n, took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+			runPoolSessions(t, py, target)
 		})
 	}
 }
 
+// runPoolSessions runs poolSessions sessions, poolSessionsPerTarget on each
+// target start returns, and says how they went.
+func runPoolSessions(t *testing.T, py testtarget.Interpreter, start func() *testtarget.Target) {
+	n := poolSessions(t, py)
+	var took []time.Duration
+	for i := 0; i < n; i += poolSessionsPerTarget {
+		target := start()
+		line := testtarget.Line(t, target.Script, "# BREAK:pool")
+		for s := 0; s < poolSessionsPerTarget && i+s < n; s++ {
+			took = append(took, poolSession(t, target, line, i+s+1, s == 1))
+			expectEveryThread(t, target)
+		}
+		target.Stop(t)
+	}
+	slices.Sort(took)
+	t.Logf("%s: %d sessions, %d per target, no miss: every one stopped at the breakpoint, every worker ran on after each; attach request to stop: median %v, longest %v",
+		py.Label, n, poolSessionsPerTarget, took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+}
+
 // poolSession runs session number n and returns the time from the attach
 // request to the stop; a breakpoint never hit within 45 s fails the test.
-func poolSession(t *testing.T, target *testtarget.Target, line, n int) time.Duration {
+// With logged, debugpy writes its logs: that slows pydevd's threads enough
+// that, before keep_stop_reasons, every such session missed.
+func poolSession(t *testing.T, target *testtarget.Target, line, n int, logged bool) time.Duration {
 	t.Helper()
 	c := startSession(t)
 	defer c.Close()
 	c.SetTimeout(45 * time.Second)
+	var extra []map[string]any
+	if logged {
+		extra = append(extra, map[string]any{"debugpyLogDir": t.TempDir()})
+	}
 	began := time.Now()
-	stopped := attachAndBreak(t, c, target, line) // a miss fails here, after c's timeout
+	stopped := attachAndBreak(t, c, target, line, extra...) // a miss fails here, after c's timeout
 	took := time.Since(began)
 	frames := c.StackTrace(stopped.ThreadId)
 	if got := c.Evaluate("x", frames[0].Id, "repl"); !strings.HasPrefix(threadName(t, c, stopped.ThreadId), "ThreadPoolExecutor") || got.Result == "" {
@@ -95,7 +135,8 @@ func expectEveryThread(t *testing.T, target *testtarget.Target) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("after the detach, not every worker of process %d makes progress: before %v, now %v", target.PID, before, threadCounts(t, target))
+	died, _ := os.ReadFile(target.ProgressPath() + ".died")
+	t.Fatalf("after the detach, not every worker of process %d makes progress: before %v, now %v\n%s", target.PID, before, threadCounts(t, target), died)
 }
 
 func threadCounts(t *testing.T, target *testtarget.Target) map[string]int {

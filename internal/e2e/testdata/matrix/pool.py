@@ -4,12 +4,14 @@ waits. At the line marked BREAK:pool, x == 2 * i.
 
 Progress: the calls made, in the file named by PYATTACH_PROGRESS; and each
 worker's own count, one "name count" line each, in that file's name plus
-".threads", so a test can check that every thread makes progress.
+".threads", so a test can check that every thread makes progress; a
+worker that stops says why in that file's name plus ".died".
 """
 import concurrent.futures
 import os
 import threading
 import time
+import traceback
 
 counts = {}
 
@@ -23,10 +25,24 @@ def work(i):
 def worker(k):
     name = threading.current_thread().name
     n = 0
-    while True:
-        work(k)
-        n += 1
-        counts[name] = n
+    try:
+        while True:
+            work(k)
+            n += 1
+            counts[name] = n
+    except BaseException:
+        died()
+        raise
+
+
+def died():
+    """Say why a worker stopped, in the progress file's name plus ".died"
+    (the pool itself keeps the exception only in a future nobody reads)."""
+    path = os.environ.get("PYATTACH_PROGRESS")
+    if path:
+        with open(path + ".died", "a") as f:
+            f.write("%s:\n" % threading.current_thread().name)
+            traceback.print_exc(file=f)
 
 
 def report():
