@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 )
 
-// debugpyCapabilities is debugpy 1.8.20's answer to initialize, recorded,
+// debugpyCapabilities is debugpy 1.8.20's answer to initialize (1.8.21's is the same), recorded,
 // less supportsTerminateRequest and supportsTerminateDebuggee: pyattach
 // never terminates the process it attached to (see package bridge). The
 // editor needs capabilities before the attach, which is when debugpy first

@@ -42,7 +42,7 @@ else
 fi
 
 step "end-to-end tests (real gdb, real debugpy, every interpreter found)"
-go test -tags e2e -count=1 -timeout=25m -v -skip '^TestArm64VM$' ./internal/e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
+go test -tags e2e -count=1 -timeout=45m -v -skip '^TestArm64VM$' ./internal/e2e/ 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|e2e:)|_test.go'
 test "${PIPESTATUS[0]}" -eq 0
 
 # A count, not a duration: with -fuzztime=10s, Go 1.26's fuzzing coordinator

@@ -226,6 +226,44 @@ class quick_handoff:
         sys.setswitchinterval(self.interval)
 
 
+HANDOFF_LIMIT = 5.0  # seconds: the longest the short interval outlasts debugpy's start
+
+
+class handoff_until_configured:
+    """quick_handoff from debugpy's start until the editor has configured
+    the session: the editor's first requests (initialize, attach, the
+    breakpoints) are served by pydevd's reader thread, which waits for the
+    GIL like the rest (0.27 s of an attach with four busy workers). Ends at
+    pyattach's "configured" notification, at the end of the attach, or
+    after HANDOFF_LIMIT seconds, whichever comes first."""
+
+    def __init__(self):
+        import threading
+        self.lock = threading.Lock()
+        self.handoff = None
+        self.timer = None
+
+    def start(self):
+        import threading
+        self.handoff = quick_handoff()
+        self.handoff.__enter__()
+        self.timer = threading.Timer(HANDOFF_LIMIT, self.end)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def end(self):
+        with self.lock:
+            handoff, self.handoff = self.handoff, None
+        if handoff is None:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        handoff.__exit__()
+
+
+HANDOFF = handoff_until_configured()
+
+
 class quiet_pydevd:
     """Keep pydevd's import-time warnings (e.g. about frozen modules on 3.11+)
     out of the target's own stderr, which belongs to the program; the
@@ -254,8 +292,13 @@ def start_debugpy(cfg, chan):
             report["reused"] = True
             report["client_connected"] = client_connected()
         else:
-            with quiet_pydevd(), quick_handoff():
-                report = connect(cfg, chan)
+            HANDOFF.start()
+            try:
+                with quiet_pydevd():
+                    report = connect(cfg, chan)
+            except BaseException:
+                HANDOFF.end()
+                raise
             continue_generations(st)
             remember_debugger(st)
             st.report = dict(report)
@@ -1201,8 +1244,9 @@ def main():
             report["queued"] = DONE is not None  # noqa: F821
             try:
                 chan.call("ready", report)
-                chan.wait_for_close(release_main_thread)
+                chan.wait_for_close(configured)
             finally:
+                HANDOFF.end()
                 stopped = release(CONFIG)  # noqa: F821
             # pyattach closed its side only: it reads what the stop did.
             chan.notify("stopped", stopped)
@@ -1217,6 +1261,13 @@ def main():
         release_main_thread()
         chan.close()
         release_buffer(CONFIG)  # noqa: F821
+
+
+def configured():
+    """The editor has set its breakpoints: the program's main thread and
+    its own switch interval come back."""
+    release_main_thread()
+    HANDOFF.end()
 
 
 def release_main_thread():

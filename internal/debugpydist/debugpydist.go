@@ -15,8 +15,11 @@ import (
 	"sync"
 )
 
-// Version is the debugpy release pyattach supplies and is tested with.
-const Version = "1.8.20"
+// Version is the debugpy release pyattach supplies and is tested with: the
+// newest that still installs on CPython 3.8 (1.8.22 needs 3.10), and it
+// serves 3.14 and 3.15 too (tested with forky's, where it has no compiled
+// parts and runs as plain Python).
+const Version = "1.8.21"
 
 // InstallRemedy says how to give a target that cannot import debugpy one.
 func InstallRemedy() string {

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-dap"
 
 	"github.com/pyattach/pyattach/internal/daptest"
+	"github.com/pyattach/pyattach/internal/debugpydist"
 	"github.com/pyattach/pyattach/internal/forkyroot"
 	"github.com/pyattach/pyattach/internal/testproc"
 	"github.com/pyattach/pyattach/internal/testtarget"
@@ -252,7 +253,7 @@ func TestContainer(t *testing.T) {
 				t.Skipf("no pyenv CPython 3.13: %v", err)
 			}
 			mountPoint(t, filepath.Join(root, pyenvRoot))
-			return rootInterpreter(t, root, inContainerWithPyenv, pyenv313, "3.13.0", "1.8.20")
+			return rootInterpreter(t, root, inContainerWithPyenv, pyenv313, "3.13.0", debugpydist.Version)
 		}, inContainerWithPyenv, nil, "by trampoline"},
 	}
 	for _, tt := range tests {
