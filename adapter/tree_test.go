@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -67,6 +68,7 @@ func fired(w *attachWatch) bool {
 }
 
 func TestTreeLinkEndsChildren(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	const pid = 1 << 30 // no process has it: the name is free
 	link, err := listenTree(pid, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -98,6 +100,34 @@ func TestTreeLinkEndsChildren(t *testing.T) {
 	}
 	if _, err := joinTree(pid); !errors.Is(err, errNoLink) {
 		t.Errorf("joining an ended parent: %v, want errNoLink", err)
+	}
+}
+
+// TestTreeLinkReplacesAStaleSocket: a socket file that nothing listens on
+// (its pyattach was killed) is replaced; a live link is not taken over.
+func TestTreeLinkReplacesAStaleSocket(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	const pid = 1 << 30
+	path, err := linkPath(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.SetUnlinkOnClose(false)
+	stale.Close() // the file stays, with nobody listening
+	link, err := listenTree(pid, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("over a stale socket: %v", err)
+	}
+	defer link.close()
+	if _, err := listenTree(pid, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("a second link took over a live one")
+	}
+	if _, err := joinTree(pid); err != nil {
+		t.Fatalf("joining: %v", err)
 	}
 }
 

@@ -7,17 +7,20 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 
+	"github.com/pyattach/pyattach/internal/childjoin"
 	"github.com/pyattach/pyattach/internal/procfs"
 )
 
 // A tree link ties the child sessions of a process tree to their parent
 // session, wherever each runs (in this pyattach server, or in pyattach
 // processes of their own that the editor started): the parent listens on
-// an abstract Unix socket named for the parent process, every child
-// session connects to it, and when the parent session ends it closes the
+// a Unix socket named for the parent process, in this user's directory
+// that only this user may enter (childjoin.UserDir), every child session
+// connects to it, and when the parent session ends it closes the
 // socket and the connections, which ends every child session. Nothing is
 // sent on a link: its end is the message. Editors do not end child
 // sessions with their parent (VS Code detaches a still-running child from
@@ -27,9 +30,10 @@ import (
 // names the parent: treeLinkKey) and those debugpy asked the editor for
 // when a process of the tree forked a new worker after the attach (their
 // configuration has debugpy's subProcessId, and they find the link by the
-// new process's ancestors). A child only keeps a link whose other end is
-// a process of its own user (SO_PEERCRED): another user who took the name
-// first could otherwise end its sessions.
+// new process's ancestors). No other user can reach or take the name (an
+// abstract socket, as it was, let anyone connect, or take the name first);
+// a child still keeps only a link whose other end is a process of its own
+// user (SO_PEERCRED).
 type treeLink struct {
 	ln  net.Listener
 	log *slog.Logger
@@ -43,11 +47,28 @@ type treeLink struct {
 // a child session the parent asked for, the parent process.
 const treeLinkKey = "__pyattachTree"
 
-func linkAddress(pid int) string { return fmt.Sprintf("@pyattach-tree-%d", pid) }
+// linkPath is where the link of process pid's tree listens.
+func linkPath(pid int) (string, error) {
+	dir, err := childjoin.UserDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, fmt.Sprintf("tree-%d.sock", pid)), nil
+}
 
 // listenTree opens the link of the parent session of process pid's tree.
+// A socket file left by a pyattach that was killed is replaced; one that
+// a live session listens on is not.
 func listenTree(pid int, log *slog.Logger) (*treeLink, error) {
-	ln, err := net.Listen("unix", linkAddress(pid))
+	path, err := linkPath(pid)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if errors.Is(err, syscall.EADDRINUSE) && !listening(path) {
+		os.Remove(path)
+		ln, err = net.Listen("unix", path)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +108,15 @@ func (l *treeLink) close() {
 	l.log.Info("process tree: told the child sessions the parent session ended", "children", len(l.conns))
 }
 
+// listening reports whether something accepts connections at path.
+func listening(path string) bool {
+	c, err := net.Dial("unix", path)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
+}
+
 // errNoLink: there is no parent session to join.
 var errNoLink = errors.New("no process tree session")
 
@@ -94,7 +124,11 @@ var errNoLink = errors.New("no process tree session")
 // is process pid and returns a channel that is closed when the parent
 // session ends.
 func joinTree(pid int) (<-chan struct{}, error) {
-	c, err := net.Dial("unix", linkAddress(pid))
+	path, err := linkPath(pid)
+	if err != nil {
+		return nil, err
+	}
+	c, err := net.Dial("unix", path)
 	if err != nil {
 		return nil, errNoLink
 	}

@@ -6,12 +6,14 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -81,6 +83,27 @@ func runtimeDir() string {
 		}
 	}
 	return os.TempDir()
+}
+
+// UserDir returns this user's directory for pyattach's rendezvous sockets
+// that are found by name (a process tree's link): runtimeDir/pyattach-UID,
+// made with mode 0700 if missing. One that is not a directory of this
+// user's that only it may enter (another user made it first, in a shared
+// temporary directory) is refused rather than used.
+func UserDir() (string, error) {
+	dir := filepath.Join(runtimeDir(), fmt.Sprintf("pyattach-%d", os.Getuid()))
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s is not a directory that only this user (uid %d) may enter; remove it", dir, os.Getuid())
+	}
+	return dir, nil
 }
 
 // Ticket says how to join.

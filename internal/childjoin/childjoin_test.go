@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,5 +63,27 @@ func TestCloseRemovesTheSocket(t *testing.T) {
 	p.Close()
 	if _, err := os.Stat(p.dir); !os.IsNotExist(err) {
 		t.Fatalf("%s is still there: %v", p.dir, err)
+	}
+}
+
+// TestUserDirOnlyThisUser: the directory is made closed to everyone else,
+// and one that others may enter is refused rather than used.
+func TestUserDirOnlyThisUser(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	dir, err := UserDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("%s: %v, %v; want a directory with mode 0700", dir, fi.Mode(), err)
+	}
+	if again, err := UserDir(); err != nil || again != dir {
+		t.Fatalf("second call: %q, %v; want %q", again, err, dir)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UserDir(); err == nil || !strings.Contains(err.Error(), "only this user") {
+		t.Fatalf("a directory others may enter: %v; want it refused", err)
 	}
 }
