@@ -1181,10 +1181,12 @@ class keep_stop_reasons:
     for the secondary reason, for which pydevd sends the editor nothing:
     the whole program waits at the breakpoint and the editor never hears
     of it (pydevd's log: "Suspend not sent because stop reason is thread
-    suspend"). In debugpy 1.6 to 1.8.22 at least; a few sessions in 50
-    with four busy threads, every one with pydevd's logging on. Here
-    marking another thread leaves alone a thread already stopped for a
-    reason of its own. Installed for a session, removed at its end."""
+    suspend"). In debugpy 1.6 to 1.8.20 (1.8.21 marks under a lock, so
+    the last thread's reason stands); a few sessions in 50 with four busy
+    threads, every one with pydevd's logging on. Targets keep the debugpy
+    they have, so here marking another thread leaves alone a thread
+    already stopped for a reason of its own (harmless with 1.8.21).
+    Installed for a session, removed at its end."""
 
     @staticmethod
     def install():
