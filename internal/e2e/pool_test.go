@@ -47,9 +47,11 @@ func poolSessions(t *testing.T, py testtarget.Interpreter) int {
 // miss), evaluate in the stopped frame, continue and detach; after every
 // detach, every worker thread must still make progress. On every
 // interpreter found, and forky's 3.14 and 3.15 (remote exec) when the root
-// is there. Before the bootstrap's keep_stop_reasons, sessions missed when
-// several workers hit the breakpoint at once (every one with debugpy's
-// logs on: the second session on each target has them); before
+// is there. Before the bootstrap's keep_stop_reasons, sessions with
+// debugpy up to 1.8.20 (Debian's 1.6 and forky's 1.8.20 here; the pyenv
+// interpreters have the pinned one) missed when several workers hit the
+// breakpoint at once (every one with debugpy's logs on: the second
+// session on each target has them); before
 // quiet_callbacks, a detach could end a worker on 3.15.
 func TestThreadPoolBreakpoints(t *testing.T) {
 	for _, py := range testtarget.Interpreters(t) {
