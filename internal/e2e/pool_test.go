@@ -24,7 +24,8 @@ import (
 const (
 	poolSessionsEnv       = "PYATTACH_POOL_SESSIONS"
 	poolSessionsDefault   = 50
-	poolSessionsPerTarget = 10 // then a fresh target: its first attach imports debugpy
+	poolSessionsPerTarget = 25 // then a fresh target: its first attach imports debugpy
+	poolLoggedEvery       = 10 // sessions; one in so many has debugpy's logs on
 )
 
 func poolSessions(t *testing.T, py testtarget.Interpreter) int {
@@ -50,8 +51,8 @@ func poolSessions(t *testing.T, py testtarget.Interpreter) int {
 // is there. Before the bootstrap's keep_stop_reasons, sessions with
 // debugpy up to 1.8.20 (Debian's 1.6 and forky's 1.8.20 here; the pyenv
 // interpreters have the pinned one) missed when several workers hit the
-// breakpoint at once (every one with debugpy's logs on: the second
-// session on each target has them); before
+// breakpoint at once (every one with debugpy's logs on, as one session
+// in poolLoggedEvery has them); before
 // quiet_callbacks, a detach could end a worker on 3.15.
 func TestThreadPoolBreakpoints(t *testing.T) {
 	for _, py := range testtarget.Interpreters(t) {
@@ -84,7 +85,7 @@ func runPoolSessions(t *testing.T, py testtarget.Interpreter, start func() *test
 		target := start()
 		line := testtarget.Line(t, target.Script, "# BREAK:pool")
 		for s := 0; s < poolSessionsPerTarget && i+s < n; s++ {
-			took = append(took, poolSession(t, target, line, i+s+1, s == 1))
+			took = append(took, poolSession(t, target, line, i+s+1, s%poolLoggedEvery == 1))
 			expectEveryThread(t, target)
 		}
 		target.Stop(t)
