@@ -207,9 +207,8 @@ HANDOFF_INTERVAL = 0.0002  # seconds: the switch interval while debugpy starts (
 
 class quick_handoff:
     """Shorten the interpreter's switch interval while debugpy starts or
-    stops (stopping, likewise, waits on pydevd's threads: 0.63 s with four
-    busy threads, without it).
-    Starting pydevd takes the GIL thousands of times, on this thread and
+    stops (stopping, too, passes the GIL back and forth with pydevd's
+    threads). Starting pydevd takes the GIL thousands of times, on this thread and
     on pydevd's reader and writer, each time after a socket exchange with
     the adapter; in a program whose threads run Python without pause, each
     of those waits a switch interval (5 ms by default) or more for a busy
