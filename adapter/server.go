@@ -31,8 +31,8 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, cfg Config) error {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{cfg: cfg, log: cfg.Log, stopFrames: make(chan struct{}), watch: newAttachWatch(w)}
-	s.editor = dapio.NewConn("editor", r, s.watch, cfg.Log)
+	s := &server{cfg: cfg, log: cfg.Log, stopFrames: make(chan struct{})}
+	s.editor = dapio.NewConn("editor", r, w, cfg.Log)
 	s.frames = s.editor.Frames(s.stopFrames)
 	defer close(s.stopFrames)
 	return s.run(ctx)
@@ -52,7 +52,6 @@ type server struct {
 	attach     *attachRun      // the attach under way, nil if none
 	queued     []dapio.Frame   // requests for debugpy that arrived during the attach
 	sessionLog *os.File        // the attach's own logFile, if it asked for one
-	watch      *attachWatch    // tells when the editor has had its attach answered
 	tree       treePlan        // the attach's part in a process tree (tree.go)
 }
 

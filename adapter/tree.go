@@ -18,12 +18,14 @@ import (
 )
 
 // A process tree ("processTree": true) is debugged as one parent session
-// and one child session per Python descendant of the chosen process. Once
-// the parent is attached and the editor has its attach response, the
-// parent asks the editor, with one startDebugging reverse request per
-// descendant found then, to start a child session whose configuration is
-// an ordinary attach by processId (plus the parent's own settings), so
-// each child session attaches exactly as any other would, concurrently.
+// and one child session per Python descendant of the chosen process. As
+// the parent's own attach begins, the parent asks the editor, with one
+// startDebugging reverse request per descendant found then, to start a
+// child session whose configuration is an ordinary attach by processId
+// (plus the parent's own settings), so each child session attaches
+// exactly as any other would, concurrently with the parent's: the tree
+// takes as long as its slowest attach where there are cores enough, not
+// the parent's and then the slowest worker's (it did, once).
 // Children forked after the attach are debugpy's business (subProcess), as
 // in any session. The tree link (treelink.go) ends the child sessions when
 // the parent session ends; a child whose process dies ends alone.
@@ -144,8 +146,9 @@ func (t *treeRun) end(err error) error {
 	return err
 }
 
-// startChildren opens the parent's link and, once the editor has the
-// attach response, asks it for the child sessions.
+// startChildren opens the parent's link and asks the editor for the child
+// sessions. If the parent's attach fails, its session ends, and the link
+// ends the children's with it.
 func (t *treeRun) startChildren() {
 	link, err := listenTree(t.s.tree.pid, t.s.log)
 	if err != nil {
@@ -154,13 +157,7 @@ func (t *treeRun) startChildren() {
 	}
 	t.link = link
 	t.frames = t.answersTaken(t.s.frames)
-	go func() {
-		select {
-		case <-t.s.watch.answered:
-			t.requestChildren()
-		case <-t.done:
-		}
-	}()
+	go t.requestChildren()
 }
 
 // requestChildren asks the editor for one child session per Python

@@ -1,10 +1,8 @@
 package adapter
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"testing"
@@ -33,37 +31,6 @@ func TestChildConfiguration(t *testing.T) {
 		`"pathMappings":[{"localRoot":"/a","remoteRoot":"/b"}],"processId":11,"request":"attach","type":"pyattach"}`
 	if string(got) != want {
 		t.Errorf("child configuration\n got %s\nwant %s", got, want)
-	}
-}
-
-// TestAttachWatch feeds the watch frames whole, split and glued together:
-// it fires on the first successful attach response only.
-func TestAttachWatch(t *testing.T) {
-	frame := func(body string) string { return fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body) }
-	failed := frame(`{"seq":3,"type":"response","command":"attach","request_seq":2,"success":false}`)
-	event := frame(`{"seq":4,"type":"event","event":"output","body":{"output":"attach"}}`)
-	ok := frame(`{"seq":5,"type":"response","command":"attach","request_seq":6,"success":true}`)
-	var out bytes.Buffer
-	w := newAttachWatch(&out)
-	stream := failed + event + ok
-	for _, part := range []string{stream[:10], stream[10 : len(failed)+7], stream[len(failed)+7 : len(stream)-3]} {
-		_, _ = w.Write([]byte(part))
-		if fired(w) {
-			t.Fatalf("fired before the successful response was whole")
-		}
-	}
-	_, _ = w.Write([]byte(stream[len(stream)-3:]))
-	if !fired(w) || out.String() != stream {
-		t.Errorf("fired = %v, passed %q", fired(w), out.String())
-	}
-}
-
-func fired(w *attachWatch) bool {
-	select {
-	case <-w.answered:
-		return true
-	default:
-		return false
 	}
 }
 
