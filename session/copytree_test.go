@@ -38,3 +38,36 @@ func TestCopyTreeKeepsModificationTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyTreeLeavesOutWhatLinuxDoesNotRun: pydevd's Windows injector and
+// the C sources stay behind; what Linux targets import is copied.
+func TestCopyTreeLeavesOutWhatLinuxDoesNotRun(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	kept := []string{"pydevd/attach_linux_amd64.so", "pydevd/pydevd.py", "pydevd/__pycache__/pydevd.cpython-311.pyc"}
+	left := []string{"pydevd/winappdbg/process.py", "pydevd/windows/attach.cpp", "pydevd/pydevd_cython.c", "pydevd/pydevd_cython.pyx", "pydevd/inject_dll_amd64.exe"}
+	for _, f := range append(append([]string{}, kept...), left...) {
+		path := filepath.Join(src, f)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := copyTree(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range kept {
+		if _, err := os.Stat(filepath.Join(dst, f)); err != nil {
+			t.Errorf("%s was not copied: %v", f, err)
+		}
+	}
+	for _, f := range left {
+		if _, err := os.Stat(filepath.Join(dst, f)); !os.IsNotExist(err) {
+			t.Errorf("%s was copied (%v)", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dst, "pydevd/winappdbg")); !os.IsNotExist(err) {
+		t.Errorf("winappdbg's directory was made (%v)", err)
+	}
+}
