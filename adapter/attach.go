@@ -46,6 +46,7 @@ func (s *server) startAttach(ctx context.Context, f dapio.Frame) {
 	actx, cancel := context.WithCancel(ctx)
 	run := &attachRun{req: f, cancel: cancel, done: make(chan attachResult, 1)}
 	s.attach = run
+	s.beginTree(ctx)
 	title := fmt.Sprintf("Attaching to process %d", args.PID)
 	switch {
 	case args.Join != nil:
@@ -179,6 +180,7 @@ func (s *server) attachFailed(err error) {
 	s.queued = nil
 	s.attach.cancel()
 	s.attach = nil
+	s.abandonTree()
 }
 
 // abandonAttach cancels an attach under way and waits for it to leave the
@@ -192,6 +194,7 @@ func (s *server) abandonAttach() {
 		res.sess.Close()
 	}
 	s.attach = nil
+	s.abandonTree()
 }
 
 func (s *server) endProgress(message string) {

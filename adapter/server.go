@@ -53,6 +53,7 @@ type server struct {
 	queued     []dapio.Frame   // requests for debugpy that arrived during the attach
 	sessionLog *os.File        // the attach's own logFile, if it asked for one
 	tree       treePlan        // the attach's part in a process tree (tree.go)
+	treeRun    *treeRun        // a parent's tree, begun with its attach (beginTree); nil otherwise
 }
 
 // attachRun is an attach under way.
@@ -111,7 +112,9 @@ func endOfStream(err error) error {
 // session is over.
 func (s *server) handle(ctx context.Context, f dapio.Frame) (end bool) {
 	if f.Env.Type != "request" {
-		s.log.Debug("ignoring a non-request before the attach", "type", f.Env.Type)
+		if s.treeRun == nil || !s.treeRun.takeAnswer(f) {
+			s.log.Debug("ignoring a non-request before the attach", "type", f.Env.Type)
+		}
 		return false
 	}
 	defer func() {

@@ -23,9 +23,10 @@ import (
 // startDebugging reverse request per descendant found then, to start a
 // child session whose configuration is an ordinary attach by processId
 // (plus the parent's own settings), so each child session attaches
-// exactly as any other would, concurrently with the parent's: the tree
-// takes as long as its slowest attach where there are cores enough, not
-// the parent's and then the slowest worker's (it did, once).
+// exactly as any other would, concurrently with the parent's (beginTree):
+// the tree takes as long as its slowest attach where there are cores
+// enough, not the parent's and then the slowest worker's (as it did when
+// the children were asked for once the parent was attached).
 // Children forked after the attach are debugpy's business (subProcess), as
 // in any session. The tree link (treelink.go) ends the child sessions when
 // the parent session ends; a child whose process dies ends alone.
@@ -82,14 +83,45 @@ type treeRun struct {
 	pending map[int]int // parent: startDebugging requests awaiting the editor's answer, seq → PID
 }
 
-// startTree sets up the bridged session's part in a process tree: nothing
-// for an ordinary session.
-func (s *server) startTree(ctx context.Context) *treeRun {
+// newTreeRun is a session's part in a process tree, not yet begun.
+func (s *server) newTreeRun(ctx context.Context) *treeRun {
 	t := &treeRun{s: s, frames: s.frames, done: make(chan struct{}), pending: map[int]int{}}
 	t.ctx, t.cancel = context.WithCancel(ctx)
+	return t
+}
+
+// beginTree begins a parent's part in its process tree as its attach
+// begins: the link, and the child sessions asked for at once, so that
+// they attach alongside the parent. Nothing for any other attach.
+func (s *server) beginTree(ctx context.Context) {
+	if s.tree.args == nil {
+		return
+	}
+	s.treeRun = s.newTreeRun(ctx)
+	s.treeRun.startChildren()
+}
+
+// abandonTree ends the tree of a parent whose attach failed or was given
+// up: its link closes, and the child sessions end with it.
+func (s *server) abandonTree() {
+	if t := s.treeRun; t != nil {
+		s.treeRun = nil
+		_ = t.end(nil)
+	}
+}
+
+// startTree sets up the bridged session's part in a process tree: a
+// parent's, begun with its attach, now also takes the editor's answers to
+// its startDebugging requests from the frames; a child joins its parent's
+// link; nothing for an ordinary session.
+func (s *server) startTree(ctx context.Context) *treeRun {
+	t := s.treeRun
+	if t == nil {
+		t = s.newTreeRun(ctx)
+	}
 	t.joinParent()
-	if s.tree.args != nil {
-		t.startChildren()
+	if t.link != nil {
+		t.frames = t.answersTaken(s.frames)
 	}
 	return t
 }
@@ -147,8 +179,8 @@ func (t *treeRun) end(err error) error {
 }
 
 // startChildren opens the parent's link and asks the editor for the child
-// sessions. If the parent's attach fails, its session ends, and the link
-// ends the children's with it.
+// sessions. If the parent's attach fails, the link closes (abandonTree)
+// and ends the children's sessions with it.
 func (t *treeRun) startChildren() {
 	link, err := listenTree(t.s.tree.pid, t.s.log)
 	if err != nil {
@@ -156,7 +188,6 @@ func (t *treeRun) startChildren() {
 		return
 	}
 	t.link = link
-	t.frames = t.answersTaken(t.s.frames)
 	go t.requestChildren()
 }
 

@@ -5,7 +5,7 @@
 // pyattach's attach starts debugpy's adapter as its own child while gdb
 // injects; the steps table shows the two overlapping.
 //
-//	go run ./internal/bench [-rounds 10] [-sessions 2] [-tree-rounds 3] [-container-rounds 5] [-python PY] [-pyattach BIN] [-json FILE] [-overhead-only | -container-only]
+//	go run ./internal/bench [-rounds 10] [-sessions 2] [-tree-rounds 3] [-tree-workers 8] [-container-rounds 5] [-python PY] [-pyattach BIN] [-json FILE] [-overhead-only | -container-only]
 //
 // Every round starts a fresh target.py (debugpy can be injected into a
 // process only once, and pyattach reuses a debugpy it started, which would
@@ -49,11 +49,13 @@
 //
 // The tree phase (-tree-rounds, 3 by default; 0 skips it) measures an
 // attach with "processTree" to a program that forks 8 workers
-// (tree_target.py): the time from the attach request until the last of the
-// 9 sessions (the children started as an editor starts them, one `pyattach
-// dap` each, concurrently) has its attach answered, against a single
-// attach to the same master (goal: at most 1.5 times), and the longest
-// heartbeat gap any worker saw meanwhile.
+// (tree_target.py; -tree-workers N for another number: with fewer
+// processes than the machine has cores, the attaches are not short of
+// CPU): the time from the attach request until the last of the 9 sessions
+// (the children started as an editor starts them, one `pyattach dap` each,
+// concurrently) has its attach answered, against a single attach to the
+// same master (goal: at most 1.5 times), and the longest heartbeat gap any
+// worker saw meanwhile.
 //
 // The container phase (-container-rounds, 5 by default; 0 skips it;
 // -container-only runs it alone) measures the attach from the host into a

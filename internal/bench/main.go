@@ -31,7 +31,8 @@ type config struct {
 	overheadPythons string        // comma-separated interpreters; "" for pyenv's and /usr/bin/python3
 	overheadWindow  time.Duration // each throughput measurement
 
-	treeRounds int // rounds of the process-tree phase; 0 skips it
+	treeRounds  int // rounds of the process-tree phase; 0 skips it
+	treeWorkers int // workers of the process-tree phase's master
 
 	containerRounds int  // rounds of the container phase; 0 skips it
 	containerOnly   bool // run nothing else
@@ -56,7 +57,8 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.overheadOnly, "overhead-only", false, "measure only that")
 	fs.StringVar(&c.overheadPythons, "overhead-pythons", "", "comma-separated `interpreters` for the overhead phase (default: every pyenv CPython 3.8+ and /usr/bin/python3)")
 	fs.DurationVar(&c.overheadWindow, "overhead-window", 3*time.Second, "how long each throughput `measurement` of the overhead phase lasts")
-	fs.IntVar(&c.treeRounds, "tree-rounds", 3, "rounds of the process-tree phase (a single attach and a 1+8 process tree each); 0 skips it")
+	fs.IntVar(&c.treeRounds, "tree-rounds", 3, "rounds of the process-tree phase (a single attach and a 1+N process tree each); 0 skips it")
+	fs.IntVar(&c.treeWorkers, "tree-workers", 8, "`N`, the workers of the process-tree phase's master (with fewer than the machine has cores, the attaches are not short of CPU)")
 	fs.IntVar(&c.containerRounds, "container-rounds", 5, "rounds of the container phase (an attach into a Docker container and the same on the host each; the first into the container copies debugpy there); 0 skips it")
 	fs.BoolVar(&c.containerOnly, "container-only", false, "measure only that")
 	if err := fs.Parse(args); err != nil {
@@ -70,6 +72,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.rounds < 1 || c.sessions < 1 || c.requests < 2 || c.variables < 1 {
 		return c, errors.New("-rounds, -sessions and -variables must be at least 1, -requests at least 2")
+	}
+	if c.treeWorkers < 1 {
+		return c, errors.New("-tree-workers must be at least 1")
 	}
 	if c.overheadWindow < 100*time.Millisecond {
 		return c, errors.New("-overhead-window must be at least 100ms")

@@ -19,7 +19,7 @@ import (
 )
 
 // The tree phase measures "processTree": the time from the attach request
-// until every process of a tree of one master and treeWorkers forked
+// until every process of a tree of one master and -tree-workers forked
 // workers reports attached (the last attach response, the children's
 // sessions started as an editor starts them: one `pyattach dap` each,
 // concurrently), against the same measure for a single attach to the
@@ -28,9 +28,6 @@ import (
 
 //go:embed tree_target.py
 var treeTargetScript []byte
-
-// treeWorkers is how many workers the tree target forks.
-const treeWorkers = 8
 
 // treeGoal is the most the tree's attach may take, as a multiple of a
 // single attach.
@@ -104,24 +101,34 @@ func (b *bench) measureTree(ctx context.Context, script, tag string, tree bool, 
 	t0 := time.Now()
 	args := attachArgs()
 	args["processId"], args["processTree"] = master, tree
+	// The child sessions are served as they are asked for, while the
+	// parent's attach goes on, as an editor serves them.
+	var children []*session
+	childErr := make(chan error, 1)
+	if tree {
+		go func() {
+			var err error
+			children, err = b.attachChildren(ctx, tool, parent.client, dir, tag, len(beats)-1)
+			childErr <- err
+		}()
+	} else {
+		childErr <- nil
+	}
 	last, err := attachAnswered(ctx, parent.client, args)
+	cerr := <-childErr
+	for _, c := range children {
+		defer c.close()
+	}
 	if err != nil {
 		return err
 	}
-	r.Sessions = 1
-	if tree {
-		children, err := b.attachChildren(ctx, tool, parent.client, dir, tag)
-		for _, c := range children {
-			defer c.close()
-		}
-		if err != nil {
-			return err
-		}
-		for _, c := range children {
-			last = maxTime(last, c.t0)
-		}
-		r.Sessions += len(children)
+	if cerr != nil {
+		return cerr
 	}
+	for _, c := range children {
+		last = maxTime(last, c.t0)
+	}
+	r.Sessions = 1 + len(children)
 	r.AttachedMS = ms(last.Sub(t0))
 	if err := sleep(ctx, settle); err != nil {
 		return err
@@ -151,7 +158,7 @@ func withStartDebugging(yes bool) map[string]any {
 // file by PID.
 func (b *bench) startTree(ctx context.Context, script, dir, tag string) (int, map[int]string, error) {
 	prefix := filepath.Join(dir, "heartbeat")
-	cmd := exec.Command(b.cfg.python, script, prefix, strconv.Itoa(treeWorkers))
+	cmd := exec.Command(b.cfg.python, script, prefix, strconv.Itoa(b.cfg.treeWorkers))
 	exited, err := b.reaper.start(cmd, tag)
 	if err != nil {
 		return 0, nil, fmt.Errorf("starting the tree target: %w", err)
@@ -165,7 +172,7 @@ func (b *bench) startTree(ctx context.Context, script, dir, tag string) (int, ma
 				beats[pid] = f
 			}
 		}
-		if len(beats) == treeWorkers+1 {
+		if len(beats) == b.cfg.treeWorkers+1 {
 			return cmd.Process.Pid, beats, nil
 		}
 		select {
@@ -199,23 +206,17 @@ func attachAnswered(ctx context.Context, c *dapClient, args any) (time.Time, err
 	return resp.at, nil
 }
 
-// attachChildren serves the parent's startDebugging requests as an
-// editor does, one `pyattach dap` per child, all at once; each returned
-// session's t0 is when its attach was answered.
-func (b *bench) attachChildren(ctx context.Context, tool pyattachTool, parent *dapClient, dir, tag string) ([]*session, error) {
-	ev, err := parent.waitEvent(ctx, dapio.TreeEvent)
-	if err != nil {
-		return nil, err
-	}
-	var tree dapio.TreeBody
-	if err := decodeBody(ev, &tree); err != nil {
-		return nil, err
-	}
-	children := make([]*session, len(tree.Processes))
-	errs := make([]error, len(tree.Processes))
+// attachChildren serves the parent's n startDebugging requests as an
+// editor does, one `pyattach dap` per child, each as soon as it is asked
+// for; each returned session's t0 is when its attach was answered. It
+// reads the parent's frames without taking any (parent's own waits run
+// meanwhile).
+func (b *bench) attachChildren(ctx context.Context, tool pyattachTool, parent *dapClient, dir, tag string, n int) ([]*session, error) {
+	children := make([]*session, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	from := 0
-	for i := range tree.Processes {
+	for i := range n {
 		req, next, err := parent.c.Until(ctx, from, "a startDebugging request", func(f dapio.Frame) bool {
 			return f.Env.Type == "request" && f.Env.Command == "startDebugging"
 		})
@@ -302,7 +303,7 @@ func writeTrees(w io.Writer, results []treeResult) {
 		return
 	}
 	ratioTree := ratio(median(tree), median(single))
-	fmt.Fprintf(w, "\n## Process tree (\"processTree\": 1 master + %d forked workers)\n\n", treeWorkers)
+	fmt.Fprintf(w, "\n## Process tree (\"processTree\": 1 master + %d forked workers)\n\n", sessions-1)
 	fmt.Fprintln(w, "| measure | median | spread | goal | met |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- |")
 	fmt.Fprintf(w, "| single attach to the master: attach request to attach response | %s | %s | | |\n", fmtMS(median(single)), fmtSpread(single))

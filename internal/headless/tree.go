@@ -27,14 +27,26 @@ func (s *session) runTree(ctx context.Context) (err error) {
 	if err := s.initialize(ctx); err != nil {
 		return err
 	}
+	// The child sessions are asked for as the parent's attach begins, and
+	// attach alongside it.
+	childCtx, stopChildren := context.WithCancel(ctx)
+	defer stopChildren()
+	started := make(chan startedChildren, 1)
+	go func() {
+		children, closeChildren, err := s.startChildren(childCtx)
+		started <- startedChildren{children, closeChildren, err}
+	}()
 	if err := s.attach(ctx); err != nil {
+		stopChildren()
+		(<-started).close()
 		return err
 	}
 	defer func() { err = errors.Join(err, s.detach()) }()
-	children, closeChildren, err := s.startChildren(ctx)
+	st := <-started
+	children, closeChildren := st.children, st.close
 	defer closeChildren()
-	if err != nil {
-		return err
+	if st.err != nil {
+		return st.err
 	}
 	defer func() {
 		for _, c := range children {
@@ -42,6 +54,13 @@ func (s *session) runTree(ctx context.Context) (err error) {
 		}
 	}()
 	return s.treeStops(ctx, append([]*session{s}, children...))
+}
+
+// startedChildren is what startChildren returned.
+type startedChildren struct {
+	children []*session
+	close    func()
+	err      error
 }
 
 func withSetting(m map[string]any, key string, value any) map[string]any {
