@@ -66,27 +66,30 @@ func expectScriptRemoved(t *testing.T, c *daptest.Client, root string) {
 	t.Error("no output event names the remote exec's script")
 }
 
-// TestPEP768SuppliedDebugpy attaches to CPython 3.14 in a chroot that
-// cannot import the root's own debugpy (-I -S leave dist-packages off
-// sys.path): pyattach must place its copy in the root's file system, where
-// the target can import it, and a second target in the same root reuses it.
+// TestPEP768SuppliedDebugpy attaches to CPython 3.14 and 3.15 in a chroot
+// that cannot import the root's own debugpy (-I -S leave dist-packages off
+// sys.path): pyattach must place its copy (the pinned debugpy) in the
+// root's file system, where the targets can import it, and later targets
+// in the same root reuse it.
 func TestPEP768SuppliedDebugpy(t *testing.T) {
 	if !debugpydist.Installed(debugpydist.Dir()) {
 		t.Fatalf("pyattach's own debugpy is not installed in %s: run `pyattach install-debugpy` (the README's test command does)", debugpydist.Dir())
 	}
 	root := forkyRoot(t)
-	py := forky314(t, root, inChroot)
-	py.Label, py.Debugpy = py.Label+"-no-site", ""
-	recordInterpreter(py.Label + " (debugpy supplied into the root)")
 	copied := "/tmp/pyattach-debugpy-" + debugpydist.Version + " in the target's file system"
-	for n := 1; n <= 2; n++ {
-		target, pid := startInRoot(t, py, inChroot, testtarget.Idle, testtarget.WithArgs("-I", "-S"))
-		c, _ := debugRound(t, target, pid, nil)
-		expectOutput(t, c, "with debugpy "+debugpydist.Version+" from supplied")
-		if n == 1 {
-			expectOutput(t, c, copied) // copied now, or reused from an earlier run
-		} else {
-			expectOutput(t, c, "reusing pyattach's debugpy at "+copied)
+	for i, minor := range forkyroot.Minors {
+		py := forkyPython(t, root, inChroot, minor)
+		py.Label, py.Debugpy = py.Label+"-no-site", ""
+		recordInterpreter(py.Label + " (debugpy supplied into the root)")
+		for n := 1; n <= 2; n++ {
+			target, pid := startInRoot(t, py, inChroot, testtarget.Idle, testtarget.WithArgs("-I", "-S"))
+			c, _ := debugRound(t, target, pid, nil)
+			expectOutput(t, c, "with debugpy "+debugpydist.Version+" from supplied")
+			if i == 0 && n == 1 {
+				expectOutput(t, c, copied) // copied now, or reused from an earlier run
+			} else {
+				expectOutput(t, c, "reusing pyattach's debugpy at "+copied)
+			}
 		}
 	}
 	marker := filepath.Join(root, "tmp", "pyattach-debugpy-"+debugpydist.Version, ".pyattach-complete")
