@@ -104,17 +104,22 @@ func (b *bench) measureTree(ctx context.Context, script, tag string, tree bool, 
 	// The child sessions are served as they are asked for, while the
 	// parent's attach goes on, as an editor serves them.
 	var children []*session
+	childCtx, stopChildren := context.WithCancel(ctx)
+	defer stopChildren()
 	childErr := make(chan error, 1)
 	if tree {
 		go func() {
 			var err error
-			children, err = b.attachChildren(ctx, tool, parent.client, dir, tag, len(beats)-1)
+			children, err = b.attachChildren(childCtx, tool, parent.client, dir, tag, len(beats)-1)
 			childErr <- err
 		}()
 	} else {
 		childErr <- nil
 	}
 	last, err := attachAnswered(ctx, parent.client, args)
+	if err != nil {
+		stopChildren() // a failed parent asks for no more
+	}
 	cerr := <-childErr
 	for _, c := range children {
 		defer c.close()
