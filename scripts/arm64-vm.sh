@@ -35,27 +35,8 @@ FORKY_PACKAGES=python3.14
 RECIPE="v2 bookworm[$ROOT_PACKAGES] forky[$FORKY_PACKAGES] init-ssh"
 DISK_SIZE=3G
 
-die() {
-	echo "arm64-vm: error: $*" >&2
-	exit 1
-}
-
-say() {
-	echo "arm64-vm: $*"
-}
-
-elapsed() {
-	echo "$(($(date +%s) - $1))s"
-}
-
-# release_mounts unmounts whatever an interrupted build left mounted below $1.
-release_mounts() {
-	awk -v root="$1/" 'index($5, root) == 1 { print $5 }' /proc/self/mountinfo |
-		sort -r |
-		while read -r mnt; do
-			umount -l "$mnt" || die "cannot unmount $mnt"
-		done
-}
+NAME=arm64-vm
+. "$(dirname "$0")/lib/cachebuild.sh"
 
 # ensure_tools installs the host packages the build needs.
 ensure_tools() {

@@ -23,30 +23,8 @@ KEYRING=${PYATTACH_DEBIAN_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gp
 SUITE=forky
 PACKAGES=python3.14,python3.15,python3-debugpy
 
-die() {
-	echo "forky-rootfs: error: $*" >&2
-	exit 1
-}
-
-say() {
-	echo "forky-rootfs: $*"
-}
-
-# elapsed prints the seconds since the epoch time $1.
-elapsed() {
-	echo "$(($(date +%s) - $1))s"
-}
-
-# release_mounts unmounts whatever an interrupted debootstrap left mounted
-# below $1 (proc, sys, dev/pts), deepest first, so that removing $1 cannot
-# reach into the host's /proc or /sys.
-release_mounts() {
-	awk -v root="$1/" 'index($5, root) == 1 { print $5 }' /proc/self/mountinfo |
-		sort -r |
-		while read -r mnt; do
-			umount -l "$mnt" || die "cannot unmount $mnt"
-		done
-}
+NAME=forky-rootfs
+. "$(dirname "$0")/lib/cachebuild.sh"
 
 # ensure_debootstrap installs debootstrap from the host's apt sources if missing.
 ensure_debootstrap() {
